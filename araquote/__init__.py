@@ -1,0 +1,3 @@
+"""araquote: who said what in Arabic news."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from araquote.cli import main
+
+raise SystemExit(main())

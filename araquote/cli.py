@@ -1,0 +1,158 @@
+"""``araquote`` command line: thin wrappers over library functions.
+
+Training-side commands (train, evaluate, data …) import ``araquote.training``
+lazily, so ``araquote tag`` works in a deployment without datasets/accelerate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from araquote.inference.schema import AraquoteError
+
+
+def _load_tagger(model: str, device: str, dtype: str, batch_size: int) -> Any:
+    if model == "rules":
+        from araquote.inference.rules import RuleTagger
+
+        return RuleTagger()
+    from araquote.inference.tagger import Tagger
+
+    return Tagger.from_pretrained(model, device=device, dtype=dtype, batch_size=batch_size)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from araquote.training.config import load_config
+    from araquote.training.train import train
+
+    cfg = load_config(args.config, args.set)
+    metrics = train(cfg, progress=not args.quiet)
+    if metrics:
+        summary = {split: {layer: v["micro"]["f1"] for layer, v in metrics[split]["layers"].items()} for split in ("dev", "test") if split in metrics}
+        print(json.dumps({"output_dir": cfg.output_dir, "micro_f1": summary, "train_seconds": metrics["train_seconds"]}, ensure_ascii=False))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from araquote.training.evaluate import evaluate
+
+    report = evaluate(args.model, args.data, oracle_spans=args.oracle_spans, device=args.device, dtype=args.dtype)
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"report written to {args.output}", file=sys.stderr)
+    from araquote.training.evaluate import format_summary
+
+    print(format_summary(report) if args.output else text)
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    from araquote.inference.batch import run_tag_job
+
+    tagger = _load_tagger(args.model, args.device, args.dtype, args.batch_size)
+    index, count = (int(x) for x in args.shard.split("/")) if args.shard else (0, 1)
+    if args.format == "html":
+        from araquote.inference.html import render_job
+
+        return render_job(tagger, args.inputs, args.output, args.max_chars)
+    counts = run_tag_job(tagger, args.inputs, args.output, resume=args.resume, errors=args.errors,
+                         max_chars=args.max_chars, chunk_docs=args.chunk, progress=not args.quiet, shard=(index, count))
+    print(json.dumps(counts), file=sys.stderr)
+    return 0
+
+
+def cmd_quotes(args: argparse.Namespace) -> int:
+    from araquote.inference.quotes import print_quotes
+
+    print_quotes(args.file, by_speaker=args.by_speaker)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from araquote.training import datacli
+
+    return datacli.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="araquote", description="Who said what in Arabic news: quotes and entities.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a two-layer model from a YAML config")
+    t.add_argument("config")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.epochs=3")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="score a model (or the rules baseline) on gold JSONL")
+    e.add_argument("--model", required=True, help="checkpoint dir, or 'rules'")
+    e.add_argument("--data", required=True, nargs="+")
+    e.add_argument("-o", "--output")
+    e.add_argument("--oracle-spans", action="store_true", help="use the gold spans; score only the quote-record resolver")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--dtype", default="fp32")
+    e.set_defaults(func=cmd_evaluate)
+
+    g = sub.add_parser("tag", help="tag articles (.txt, .jsonl, directories, '-') into corpus JSONL")
+    g.add_argument("--model", required=True, help="checkpoint dir, or 'rules'")
+    g.add_argument("inputs", nargs="+")
+    g.add_argument("-o", "--output", default="-")
+    g.add_argument("--format", choices=("jsonl", "html"), default="jsonl")
+    g.add_argument("--resume", action="store_true", help="skip ids already in the output; repair a truncated last line")
+    g.add_argument("--errors", help="error report JSONL (default OUTPUT.errors.jsonl)")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    g.add_argument("--dtype", default="fp32", help="fp32 | bf16 | int8 | auto")
+    g.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    g.add_argument("--chunk", type=int, default=64, help="documents read, tagged and written per step")
+    g.add_argument("--max-chars", type=int, default=1_000_000, help="longer documents go to the error report")
+    g.add_argument("--shard", help="I/N: tag only documents whose position %% N == I")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=cmd_tag)
+
+    q = sub.add_parser("quotes", help="list quote records of a tagged JSONL file")
+    q.add_argument("file")
+    q.add_argument("--by-speaker", action="store_true")
+    q.set_defaults(func=cmd_quotes)
+
+    d = sub.add_parser("data", help="corpus tools")
+    add_data_commands(d)
+    d.set_defaults(func=cmd_data)
+    return p
+
+
+def add_data_commands(d: argparse.ArgumentParser) -> None:
+    ds = d.add_subparsers(dest="data_command", required=True)
+    v = ds.add_parser("validate", help="check corpus JSONL files against the annotation contract")
+    v.add_argument("files", nargs="+")
+    s = ds.add_parser("stats", help="documents, tokens, spans per layer/label, quote kinds, cues")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--json", action="store_true")
+    b = ds.add_parser("build", help="authoring files -> train/dev/test JSONL")
+    b.add_argument("--src", default="data/corpus/articles")
+    b.add_argument("--out", default="data/corpus")
+    b.add_argument("--check", action="store_true", help="only check that the JSONL on disk equals a fresh build")
+    lint = ds.add_parser("lint", help="flag likely misses and inconsistencies in the corpus")
+    lint.add_argument("files", nargs="*", default=["data/corpus/train.jsonl", "data/corpus/dev.jsonl", "data/corpus/test.jsonl"])
+    lint.add_argument("--allow", default="data/corpus/lint-allow.yaml")
+    sv = ds.add_parser("silver", help="label high-precision quotes in raw articles with the rules")
+    sv.add_argument("inputs", nargs="+", help="raw JSONL ({id, text}) or .txt files or directories")
+    sv.add_argument("-o", "--output", required=True)
+    sv.add_argument("--max-docs", type=int, default=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (AraquoteError, ValueError, FileNotFoundError) as exc:
+        print(f"araquote: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("araquote: interrupted", file=sys.stderr)
+        return 130

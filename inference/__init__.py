@@ -1,0 +1,1 @@
+"""Runtime: what a deployment installs (no datasets, no accelerate)."""

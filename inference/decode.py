@@ -1,0 +1,66 @@
+"""Word-level scores -> BIO tags -> spans, with a constrained Viterbi decode.
+
+The decode forbids ``O -> I-X`` and ``B-X/I-X -> I-Y`` transitions (and a
+sequence starting with ``I-X``), so every span starts with its ``B`` tag and
+boundaries come from the whole sequence rather than word-by-word argmax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .schema import bio_to_spans
+
+
+def allowed_transitions(tags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean matrices: ``trans[i, j]`` (tag i -> tag j allowed) and ``start[j]``."""
+    n = len(tags)
+    trans = np.ones((n, n), dtype=bool)
+    start = np.ones(n, dtype=bool)
+    for j, tag in enumerate(tags):
+        if tag.startswith("I-"):
+            start[j] = False
+            name = tag[2:]
+            for i, prev in enumerate(tags):
+                trans[i, j] = prev in (f"B-{name}", f"I-{name}")
+    return trans, start
+
+
+def viterbi(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
+    """Best tag sequence under the BIO constraints for ``log_probs`` of shape (n_words, n_tags)."""
+    n_words, n_tags = log_probs.shape
+    if n_words == 0:
+        return []
+    trans, start = allowed_transitions(tags)
+    penalty = np.where(trans, 0.0, -1e9)
+    score = log_probs[0] + np.where(start, 0.0, -1e9)
+    back = np.zeros((n_words, n_tags), dtype=np.int64)
+    for t in range(1, n_words):
+        cand = score[:, None] + penalty  # (prev, cur)
+        back[t] = cand.argmax(axis=0)
+        score = cand.max(axis=0) + log_probs[t]
+    path = [int(score.argmax())]
+    for t in range(n_words - 1, 0, -1):
+        path.append(int(back[t, path[-1]]))
+    return path[::-1]
+
+
+def decode_spans(probs: np.ndarray, tags: Sequence[str], constrained: bool = True) -> list[tuple[int, int, str, float]]:
+    """Word spans ``(first, last_exclusive, label, score)`` from per-word probabilities.
+
+    The score of a span is the mean probability of its words' chosen tags.
+    """
+    if len(probs) == 0:
+        return []
+    if constrained:
+        ids = viterbi(np.log(np.clip(probs, 1e-12, 1.0)), tags)
+    else:
+        ids = probs.argmax(axis=1).tolist()
+    chosen = [tags[i] for i in ids]
+    out = []
+    for first, last, label in bio_to_spans(chosen):
+        score = float(np.mean([probs[k, ids[k]] for k in range(first, last)]))
+        out.append((first, last, label, score))
+    return out

@@ -1,0 +1,191 @@
+"""One encoder + one token-classification head per annotation layer.
+
+A checkpoint directory holds (safetensors only, no pickle):
+
+* ``config.json``: the encoder's transformers config;
+* ``araquote.json``: labels per layer, normalisation, window settings, package
+  version and the resolved training config (the checkpoint describes itself);
+* ``model.safetensors``: encoder and head weights;
+* the tokenizer files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoConfig, AutoModel, PretrainedConfig
+
+from araquote import __version__
+
+from .schema import AraquoteError, bio_labels
+
+META_FILE = "araquote.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class CheckpointError(AraquoteError):
+    """A checkpoint directory is missing, incomplete, tampered with or unsafe."""
+
+
+@dataclass
+class ModelMeta:
+    """What inference needs to know about a checkpoint, saved beside the weights."""
+
+    labels: dict[str, list[str]]
+    normalisation: str = "none"
+    max_length: int = 512
+    stride: int = 128
+    max_subwords_per_word: int = 16
+    encoder: str = ""
+    version: str = __version__
+    training_config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def tags(self, layer: str) -> list[str]:
+        """BIO tags of a layer, index = class id."""
+        return bio_labels(self.labels[layer])
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any], path: str) -> ModelMeta:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(obj) - known
+        if unknown or "labels" not in obj:
+            raise CheckpointError(f"{path}: malformed {META_FILE} (unknown keys {sorted(unknown)}, needs 'labels')")
+        return cls(**obj)
+
+
+class MultiLayerTokenClassifier(nn.Module):
+    """Shared encoder with a linear BIO head per layer; logits for all layers in one forward pass."""
+
+    def __init__(self, encoder: nn.Module, meta: ModelMeta, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.meta = meta
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({layer: nn.Linear(hidden, len(meta.tags(layer))) for layer in meta.labels})
+
+    @property
+    def config(self) -> PretrainedConfig:
+        return self.encoder.config
+
+    @classmethod
+    def from_encoder(cls, encoder_name_or_config: str | PretrainedConfig, meta: ModelMeta, **kwargs: Any) -> MultiLayerTokenClassifier:
+        """New heads on a pretrained encoder (hub id or local dir) or on a fresh config."""
+        if isinstance(encoder_name_or_config, PretrainedConfig):
+            encoder = AutoModel.from_config(encoder_name_or_config, add_pooling_layer=False)
+        else:
+            encoder = AutoModel.from_pretrained(encoder_name_or_config, add_pooling_layer=False, **kwargs)
+        return cls(encoder, meta)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        labels: dict[str, torch.Tensor] | None = None,
+        weights: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
+        """Logits per layer; with ``labels`` (-100 = ignored) also the loss.
+
+        The loss is the sum over layers of the (example-``weights``-weighted) mean
+        token cross-entropy; a layer with no labelled token in the batch adds nothing.
+        """
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = self.dropout(hidden)
+        logits = {layer: head(hidden) for layer, head in self.heads.items()}
+        out: dict[str, Any] = {"logits": logits}
+        if labels is not None:
+            loss = hidden.new_zeros((), dtype=torch.float32)
+            for layer, target in labels.items():
+                valid = target != -100
+                if valid.any():
+                    layer_logits = logits[layer].float()
+                    token_loss = nn.functional.cross_entropy(
+                        layer_logits.view(-1, layer_logits.size(-1)), target.view(-1), ignore_index=-100, reduction="none"
+                    ).view(target.shape)
+                    w = valid.float() if weights is None else valid.float() * weights.float()[:, None]
+                    loss = loss + (token_loss * w).sum() / w.sum().clamp_min(1e-6)
+            out["loss"] = loss
+        return out
+
+    def save_pretrained(self, directory: str | os.PathLike[str], tokenizer: Any = None) -> None:
+        """Write config, meta, weights (and tokenizer) atomically: a half-written dir is never visible."""
+        final = Path(directory)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        self.encoder.config.save_pretrained(tmp)
+        (tmp / META_FILE).write_text(json.dumps(asdict(self.meta), ensure_ascii=False, indent=2), encoding="utf-8")
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "araquote": __version__})
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        _replace_dir(tmp, final)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike[str], trust_remote_code: bool = False) -> MultiLayerTokenClassifier:
+        """Load a checkpoint written by :meth:`save_pretrained` (safetensors only)."""
+        path = Path(directory)
+        meta = load_meta(path)
+        try:
+            config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{path}: cannot read encoder config.json: {exc}") from None
+        encoder = AutoModel.from_config(config, add_pooling_layer=False, trust_remote_code=trust_remote_code)
+        model = cls(encoder, meta)
+        weights = path / WEIGHTS_FILE
+        if not weights.is_file():
+            raise CheckpointError(f"{path}: no {WEIGHTS_FILE} (only safetensors checkpoints are loaded, never pickle)")
+        try:
+            state = load_file(str(weights))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{weights}: truncated or corrupt safetensors file: {exc}") from None
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{weights}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})"
+            )
+        model.eval()
+        return model
+
+
+def load_meta(path: Path) -> ModelMeta:
+    """Read ``araquote.json`` of a checkpoint with a clear error when it is absent or broken."""
+    meta_path = path / META_FILE
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: not a checkpoint directory")
+    if not meta_path.is_file():
+        raise CheckpointError(f"{path}: no {META_FILE}; is this an araquote checkpoint?")
+    try:
+        obj = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{meta_path}: not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{meta_path}: must hold a JSON object")
+    return ModelMeta.from_dict(obj, str(meta_path))
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Swap ``tmp`` into place as ``final`` (rename is atomic on one filesystem)."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        _rmtree(old)
+    else:
+        os.replace(tmp, final)
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,72 @@
+"""The whole path: train (tiny, overfit) -> save -> load -> tag reproduces gold spans of both layers."""
+
+import json
+
+import pytest
+
+from araquote.inference.model import CheckpointError, MultiLayerTokenClassifier
+from araquote.inference.tagger import Tagger
+from araquote.training.metrics import score
+
+from .conftest import read_json
+
+
+def _spans(doc, layer):
+    return sorted((s.start, s.end, s.label) for s in doc.spans if s.layer == layer)
+
+
+def test_overfit_then_reload_reproduces_gold(trained_tiny, tiny_docs):
+    tagger = Tagger.from_pretrained(trained_tiny / "model", device="cpu")
+    preds = tagger.tag([d.text for d in tiny_docs])
+    for gold, pred in zip(tiny_docs, preds):
+        for layer in ("attribution", "entities"):
+            assert _spans(pred, layer) == _spans(gold, layer)
+        for s in pred.spans:
+            assert pred.text[s.start : s.end].strip() == pred.text[s.start : s.end]
+            assert 0.0 < s.score <= 1.0
+    # the records are linked as in the gold (implicit continuation included)
+    pred0 = preds[0]
+    assert [(q.kind, q.implicit_speaker) for q in pred0.quotes] == [(q.kind, q.implicit_speaker) for q in tiny_docs[0].quotes]
+
+
+def test_checkpoint_describes_itself(trained_tiny):
+    meta = read_json(trained_tiny / "model" / "araquote.json")
+    assert meta["labels"] == {"attribution": ["SPEAKER", "CUE", "QUOTE"], "entities": ["PER", "ORG", "LOC", "MISC"]}
+    assert meta["training_config"]["name"] == "tiny" and meta["version"]
+    assert (trained_tiny / "model" / "model.safetensors").is_file()
+    assert not list((trained_tiny / "model").glob("*.bin"))
+    assert (trained_tiny / "model" / "README.md").read_text(encoding="utf-8").startswith("---")
+    metrics = read_json(trained_tiny / "metrics.json")
+    assert metrics["test"]["layers"]["entities"]["micro"]["f1"] == 1.0
+    assert set(metrics["test"]["quotes"]) >= {"exact", "overlap", "speaker_accuracy", "records"}
+
+
+def test_save_load_roundtrip_is_exact(trained_tiny, tmp_path):
+    model = MultiLayerTokenClassifier.from_pretrained(trained_tiny / "model")
+    model.save_pretrained(tmp_path / "copy")
+    again = MultiLayerTokenClassifier.from_pretrained(tmp_path / "copy")
+    a, b = model.state_dict(), again.state_dict()
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_truncated_checkpoint_gives_clear_error(trained_tiny, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained_tiny / "model", bad)
+    data = (bad / "model.safetensors").read_bytes()
+    (bad / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        MultiLayerTokenClassifier.from_pretrained(bad)
+    (bad / "model.safetensors").unlink()
+    (bad / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(CheckpointError, match="only safetensors"):
+        MultiLayerTokenClassifier.from_pretrained(bad)
+
+
+def test_scorer_gives_perfect_scores_on_gold(tiny_docs):
+    rep = score(tiny_docs, tiny_docs)
+    assert rep["layers"]["attribution"]["micro"]["f1"] == 1.0
+    assert rep["quotes"]["records"]["overlap_0.8"]["f1"] == 1.0
+    assert rep["quotes"]["speaker_accuracy"] == 1.0
+    json.dumps(rep)

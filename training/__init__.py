@@ -1,0 +1,1 @@
+"""Training: builds on araquote.inference, never the reverse."""

@@ -1,0 +1,150 @@
+"""``araquote data …`` commands: validate, stats, build, lint, silver."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from araquote.inference.schema import Document, DocumentError, read_jsonl, validate
+from araquote.inference.text import split_words
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"validate": _validate, "stats": _stats, "build": _build, "lint": _lint, "silver": _silver}[args.data_command](args)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    bad = 0
+    for f in args.files:
+        problems: list[str] = []
+        n = 0
+        seen: dict[str, int] = {}
+        try:
+            for lineno, doc in read_jsonl(f):
+                n += 1
+                if doc.id in seen:
+                    problems.append(f"{f}:{lineno}: duplicate document id {doc.id!r} (first on line {seen[doc.id]})")
+                seen.setdefault(doc.id, lineno)
+                problems.extend(validate(doc, where=f"{f}:{lineno}"))
+        except DocumentError as exc:
+            problems.append(str(exc))
+        except FileNotFoundError:
+            problems.append(f"{f}: file not found")
+        if problems:
+            bad += 1
+            print("\n".join(problems), file=sys.stderr)
+            print(f"{f}: INVALID ({len(problems)} problem(s))")
+        else:
+            print(f"{f}: ok ({n} documents)")
+    return 1 if bad else 0
+
+
+def corpus_stats(docs: Sequence[Document]) -> dict[str, Any]:
+    """Counts a data card needs: documents, tokens, spans per layer/label, records per kind, cues."""
+    spans: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    cues: Counter[str] = Counter()
+    layers: Counter[str] = Counter()
+    tokens = implicit = no_quote = 0
+    for d in docs:
+        tokens += len(split_words(d.text))
+        layers.update(d.layers)
+        spans.update(f"{s.layer}/{s.label}" for s in d.spans)
+        by_id = d.span_by_id()
+        for q in d.quotes:
+            kinds[q.kind] += 1
+            implicit += q.implicit_speaker
+            if q.cue and q.cue in by_id:
+                cues[cue_lemma(d.text[by_id[q.cue].start : by_id[q.cue].end])] += 1
+        no_quote += "attribution" in d.layers and not d.quotes
+    return {
+        "documents": len(docs),
+        "tokens": tokens,
+        "documents_per_layer": dict(layers),
+        "spans": dict(sorted(spans.items())),
+        "entity_spans": sum(v for k, v in spans.items() if k.startswith("entities/")),
+        "quote_records": sum(kinds.values()),
+        "quote_kinds": dict(kinds),
+        "implicit_speaker": implicit,
+        "documents_without_quotes": no_quote,
+        "cue_lemmas": len(cues),
+        "cues": dict(cues.most_common()),
+    }
+
+
+_CUE_PREFIXES = ("و", "ف")
+
+
+def cue_lemma(cue: str) -> str:
+    """A rough lemma of a cue: first word without و/ف, tashkeel, tatweel; feminine ت and participle forms folded."""
+    from araquote.inference.attribution import _norm
+
+    words = [_norm(w.text) for w in split_words(cue) if w.text[0].isalnum()]
+    if not words:
+        return cue
+    w = words[0]
+    if len(w) > 3 and w[0] in _CUE_PREFIXES and w[1:] not in ("قف",):
+        w = w[1:]
+    if len(w) > 3 and w.endswith("ت") and w not in ("نقلت",):
+        w = w[:-1]
+    rest = " ".join(words[1:2])
+    return f"{w} {rest}".strip() if w in ("بحسب", "حسب", "وفق", "وفقا", "نقلا", "علي", "طبقا", "جاء") else w
+
+
+def _stats(args: argparse.Namespace) -> int:
+    docs: list[Document] = []
+    for f in args.files:
+        docs.extend(doc for _, doc in read_jsonl(f))
+    stats = corpus_stats(docs)
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+        return 0
+    for key in ("documents", "tokens", "entity_spans", "quote_records", "implicit_speaker", "documents_without_quotes", "cue_lemmas"):
+        print(f"{key:26} {stats[key]}")
+    print("quote kinds               ", stats["quote_kinds"])
+    print("spans per layer/label:")
+    for k, v in stats["spans"].items():
+        print(f"  {k:24} {v}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .build import build_corpus
+
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            build_corpus(args.src, tmp)
+            diff = [n for n in ("train", "dev", "test")
+                    if (Path(tmp) / f"{n}.jsonl").read_bytes() != (Path(args.out) / f"{n}.jsonl").read_bytes()]
+        if diff:
+            print(f"out of date: {', '.join(diff)} (run: araquote data build)")
+            return 1
+        print("corpus JSONL matches the authoring files")
+        return 0
+    counts = build_corpus(args.src, args.out)
+    print(json.dumps(counts))
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from .lint import lint_files
+
+    flags, allowed = lint_files(args.files, args.allow)
+    for f in flags:
+        print(f)
+    print(f"{len(flags)} flag(s) not in the allow-list; {allowed} allowed with a reason")
+    return 1 if flags else 0
+
+
+def _silver(args: argparse.Namespace) -> int:
+    from .silver import make_silver
+
+    counts = make_silver(args.inputs, args.output, max_docs=args.max_docs)
+    print(json.dumps(counts))
+    return 0
