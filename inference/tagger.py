@@ -189,9 +189,13 @@ def _prepare(model: MultiLayerTokenClassifier, device: torch.device, dtype: str)
     if dtype == "int8":
         if device.type != "cpu":
             raise ValueError("dtype int8 (dynamic quantisation) runs on CPU only; use bf16 on GPU")
-        from torch.ao.quantization import quantize_dynamic
+        import warnings
 
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao, still works
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import quantize_dynamic
+
+            return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     model = model.to(device)
     if dtype == "bf16":
         model = model.to(torch.bfloat16)
