@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except (AraquoteError, ValueError, FileNotFoundError) as exc:
         print(f"araquote: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head/less that closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("araquote: interrupted", file=sys.stderr)
         return 130

@@ -29,7 +29,7 @@ from .text import QUOTE_MARKS, TASHKEEL_RE, TATWEEL, split_words
 _SENTENCE_BREAK = re.compile(r"[.!?؟\n]")
 _OPENING = "«“\"„‹"
 _CLOSING = "»”\"‟›"
-_COMPLEMENTISER = re.compile(r"^[وف]?(?:ب)?[إأا]ن")
+_COMPLEMENTISER = re.compile(r"^[وف]?(?:ب)?[إأا]ن[\u064b-\u0652]*(?:ه|ها|هم|هما|نا|ني|ي|ك|كم)?(?:\s|$)")
 _FEMININE_CUE = re.compile(r"(?:ت|ة|تا)$")
 
 
@@ -146,7 +146,10 @@ def quote_kind(text: str, q: Span) -> str:
     left = text[: q.start].rstrip(" \u00a0\u200f\u200e")
     right = text[q.end :].lstrip(" \u00a0\u200f\u200e")
     inner = text[q.start : q.end]
-    wrapped = bool(left) and left[-1] in _OPENING + _CLOSING and bool(right) and right[0] in _CLOSING + _OPENING
+    # wrapped in marks; reversed marks (» … «) count too, unless the span starts with a complementiser
+    # (then the mark before it closes an earlier mention: لـ«النهار» إن …)
+    opened = bool(left) and (left[-1] in _OPENING or (left[-1] in _CLOSING and not _COMPLEMENTISER.match(inner)))
+    wrapped = opened and bool(right) and right[0] in _CLOSING + _OPENING
     if wrapped:
         return "direct"
     if any(ch in QUOTE_MARKS for ch in inner) or (right[:1] in _CLOSING and right[:1] != ""):

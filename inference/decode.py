@@ -14,12 +14,22 @@ import numpy as np
 from .schema import bio_to_spans
 
 
-def allowed_transitions(tags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean matrices: ``trans[i, j]`` (tag i -> tag j allowed) and ``start[j]``."""
+def allowed_transitions(tags: Sequence[str], no_adjacent: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean matrices: ``trans[i, j]`` (tag i -> tag j allowed) and ``start[j]``.
+
+    With ``no_adjacent``, a span may not start right after a span of the same label
+    (``B-X/I-X -> B-X``): on the attribution layer two quotes, speakers or cues are
+    always separated by at least one other word, so a ``B`` there is a fragment.
+    """
     n = len(tags)
     trans = np.ones((n, n), dtype=bool)
     start = np.ones(n, dtype=bool)
     for j, tag in enumerate(tags):
+        if no_adjacent and tag.startswith("B-"):
+            name = tag[2:]
+            for i, prev in enumerate(tags):
+                if prev in (f"B-{name}", f"I-{name}"):
+                    trans[i, j] = False
         if tag.startswith("I-"):
             start[j] = False
             name = tag[2:]
@@ -28,12 +38,12 @@ def allowed_transitions(tags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return trans, start
 
 
-def viterbi(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
+def viterbi(log_probs: np.ndarray, tags: Sequence[str], no_adjacent: bool = False) -> list[int]:
     """Best tag sequence under the BIO constraints for ``log_probs`` of shape (n_words, n_tags)."""
     n_words, n_tags = log_probs.shape
     if n_words == 0:
         return []
-    trans, start = allowed_transitions(tags)
+    trans, start = allowed_transitions(tags, no_adjacent)
     penalty = np.where(trans, 0.0, -1e9)
     score = log_probs[0] + np.where(start, 0.0, -1e9)
     back = np.zeros((n_words, n_tags), dtype=np.int64)
@@ -47,7 +57,9 @@ def viterbi(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
     return path[::-1]
 
 
-def decode_spans(probs: np.ndarray, tags: Sequence[str], constrained: bool = True) -> list[tuple[int, int, str, float]]:
+def decode_spans(
+    probs: np.ndarray, tags: Sequence[str], constrained: bool = True, no_adjacent: bool = False
+) -> list[tuple[int, int, str, float]]:
     """Word spans ``(first, last_exclusive, label, score)`` from per-word probabilities.
 
     The score of a span is the mean probability of its words' chosen tags.
@@ -55,7 +67,7 @@ def decode_spans(probs: np.ndarray, tags: Sequence[str], constrained: bool = Tru
     if len(probs) == 0:
         return []
     if constrained:
-        ids = viterbi(np.log(np.clip(probs, 1e-12, 1.0)), tags)
+        ids = viterbi(np.log(np.clip(probs, 1e-12, 1.0)), tags, no_adjacent)
     else:
         ids = probs.argmax(axis=1).tolist()
     chosen = [tags[i] for i in ids]

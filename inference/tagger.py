@@ -14,7 +14,7 @@ import torch
 from .attribution import resolve
 from .decode import decode_spans
 from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
-from .schema import Document, Span
+from .schema import ATTRIBUTION, Document, Span
 from .text import get_normaliser
 from .windows import Encoded, Window, best_window_per_word, encode_documents, make_windows
 
@@ -166,7 +166,8 @@ class Tagger:
         spans: list[Span] = []
         for layer in self.layers:
             word_probs = np.stack([probs[w][layer][pos] for w, pos in best]) if n else np.zeros((0, len(self.tags[layer])))
-            for first, last, label, score in decode_spans(word_probs, self.tags[layer]):
+            no_adjacent = layer == ATTRIBUTION  # the contract never has two adjacent quotes/speakers/cues
+            for first, last, label, score in decode_spans(word_probs, self.tags[layer], no_adjacent=no_adjacent):
                 spans.append(Span("", enc.words[first].start, enc.words[last - 1].end, layer, label, score))
         spans.sort(key=lambda s: (s.start, s.end, s.layer))
         for k, s in enumerate(spans):

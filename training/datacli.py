@@ -78,23 +78,29 @@ def corpus_stats(docs: Sequence[Document]) -> dict[str, Any]:
     }
 
 
-_CUE_PREFIXES = ("و", "ف")
-
-
 def cue_lemma(cue: str) -> str:
-    """A rough lemma of a cue: first word without و/ف, tashkeel, tatweel; feminine ت and participle forms folded."""
-    from araquote.inference.attribution import _norm
+    """A rough lemma of a cue for counting: the first word, spelling-folded, without attached و/ف,
+    with feminine/plural verb endings and feminine participles folded (قالت، قالوا -> قال; مضيفة -> مضيفا);
+    "وفقا لـ" -> وفق, "بحسب ما" -> بحسب, "جاء في" keeps its preposition."""
+    from araquote.inference.rules import ACCORDING, CUE_PARTICIPLES, CUE_VERBS, fold
 
-    words = [_norm(w.text) for w in split_words(cue) if w.text[0].isalnum()]
+    words = [fold(w.text) for w in split_words(cue) if w.text[0].isalnum()]
     if not words:
         return cue
+    known = CUE_VERBS | CUE_PARTICIPLES | ACCORDING | {"وفقا", "جاء", "نقلا", "علي"}
     w = words[0]
-    if len(w) > 3 and w[0] in _CUE_PREFIXES and w[1:] not in ("قف",):
+    if w not in known and len(w) > 3 and w[0] in "وف" and (w[1:] in known or len(w) > 4):
         w = w[1:]
-    if len(w) > 3 and w.endswith("ت") and w not in ("نقلت",):
-        w = w[:-1]
-    rest = " ".join(words[1:2])
-    return f"{w} {rest}".strip() if w in ("بحسب", "حسب", "وفق", "وفقا", "نقلا", "علي", "طبقا", "جاء") else w
+    if w.endswith("ه") and w[:-1] + "ا" in CUE_PARTICIPLES:
+        w = w[:-1] + "ا"
+    for suffix in ("وا", "ت", "ا"):
+        if w.endswith(suffix) and w[: -len(suffix)] in CUE_VERBS and w not in CUE_PARTICIPLES:
+            w = w[: -len(suffix)]
+            break
+    w = {"وفقا": "وفق", "طبقا": "طبق", "حسبما": "حسب"}.get(w, w)
+    if w in ("جاء", "نقلا", "علي") and len(words) > 1:
+        w = f"{w} {words[1]}"
+    return w
 
 
 def _stats(args: argparse.Namespace) -> int:

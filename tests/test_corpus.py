@@ -1,0 +1,93 @@
+"""The shipped corpus: rebuilt from the authoring files it is byte-identical and valid; it lints clean."""
+
+from pathlib import Path
+
+import pytest
+
+from araquote.cli import main
+from araquote.training.authoring import MarkupError, parse_source
+from araquote.training.build import assign_splits, build_corpus, stratum
+from araquote.training.corpus import read_conll, read_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def test_rebuild_is_identical_and_valid(tmp_path):
+    build_corpus(ROOT / "data/corpus/articles", tmp_path)
+    for split in ("train", "dev", "test"):
+        assert (tmp_path / f"{split}.jsonl").read_bytes() == (ROOT / f"data/corpus/{split}.jsonl").read_bytes(), split
+        read_corpus(tmp_path / f"{split}.jsonl")  # raises on any contract violation
+
+
+def test_splits_are_stratified_and_disjoint():
+    docs = {s: read_corpus(ROOT / f"data/corpus/{s}.jsonl") for s in ("train", "dev", "test")}
+    ids = [d.id for ds in docs.values() for d in ds]
+    assert len(ids) == len(set(ids)) >= 300
+    n = len(ids)
+    assert 0.6 < len(docs["train"]) / n < 0.8 and 0.1 < len(docs["test"]) / n < 0.2
+    for split, ds in docs.items():
+        strata = {stratum(d) for d in ds}
+        assert {"long", "no_quote", "mixed", "implicit", "no_cue"} <= strata, split
+        assert any(q.implicit_speaker for d in ds for q in d.quotes)
+        assert {q.kind for d in ds for q in d.quotes} == {"direct", "indirect", "mixed"}
+
+
+def test_split_assignment_is_deterministic():
+    docs = read_corpus(ROOT / "data/corpus/dev.jsonl")
+    a = {k: [d.id for d in v] for k, v in assign_splits(docs).items()}
+    b = {k: [d.id for d in v] for k, v in assign_splits(list(reversed(docs))).items()}
+    assert a == b
+
+
+def test_corpus_lints_clean(capsys):
+    assert main(["data", "lint"]) == 0, capsys.readouterr().out[-2000:]
+
+
+@pytest.mark.parametrize(
+    "src,needle",
+    [
+        ("id: x\n---\n[PER أحمد", "never closed"),
+        ("id: x\n---\nأحمد]", "closes nothing"),
+        ("id: x\n---\n[per أحمد]", "'[' must open a span"),
+        ("id: x\n---\n[QUOTE:1:said إن]", "needs kind in direct, indirect, mixed"),
+        ("id: x\n---\n[CUE:1 قال] [SPEAKER:1 أحمد]", "record 1 has"),
+        ("id: x\n---\n[QUOTE:2:indirect:^1 أن نعم]", "points to ^1, which has no SPEAKER"),
+        ("---\nنص", "needs an 'id"),
+        ("id: x\nsection: a", "no '---' line"),
+        ("id: x\nنص", "header line must be"),
+        ("id: x\n---\nال[PER وزير]", "not on word boundaries"),
+    ],
+)
+def test_markup_errors_name_the_problem(src, needle):
+    with pytest.raises(MarkupError) as exc:
+        parse_source(src, "f.txt")
+    assert needle in str(exc.value) and "f.txt" in str(exc.value)
+
+
+def test_markup_entities_and_escapes():
+    doc = parse_source("id: x\n---\n[LOC الرياض]&nbsp;\\[1\\] [PER أحمد]", "f.txt")
+    assert doc.text == "الرياض\u00a0[1] أحمد"
+    assert [(doc.text[s.start : s.end], s.label) for s in doc.spans] == [("الرياض", "LOC"), ("أحمد", "PER")]
+
+
+def test_conll_reader_maps_labels_and_offsets(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("فرانكفورت B-LOC\n(د O\nأعلن O\nغيث B-PERS\nالطراونة I-PERS\n\nنص B-MIS1\n", encoding="utf-8")
+    docs = read_conll(p)
+    assert [d.layers for d in docs] == [["entities"], ["entities"]]
+    d = docs[0]
+    assert [(d.text[s.start : s.end], s.label) for s in d.spans] == [("فرانكفورت", "LOC"), ("غيث الطراونة", "PER")]
+    assert docs[1].spans[0].label == "MISC"
+    assert len(read_conll(p, doc_tokens=100)) == 1
+
+
+@pytest.mark.skipif(not (SHARED / "anercorp").exists(), reason="../shared/data not available")
+def test_anercorp_test_split_token_count():
+    docs = read_conll(SHARED / "anercorp/camel_split_reconstructed/ANERCorp_CamelLab_test.recon.txt")
+    from araquote.inference.text import split_words
+
+    assert sum(len(d.text.split(" ")) for d in docs) >= 24_900
+    assert all(d.text[s.start : s.end] for d in docs for s in d.spans)
+    assert {s.label for d in docs for s in d.spans} == {"PER", "ORG", "LOC", "MISC"}
+    assert split_words(docs[0].text)

@@ -1,0 +1,32 @@
+import numpy as np
+
+from araquote.inference.decode import decode_spans, viterbi
+from araquote.inference.schema import bio_labels
+
+TAGS = bio_labels(["QUOTE", "CUE"])  # O B-QUOTE I-QUOTE B-CUE I-CUE
+
+
+def _probs(rows):
+    p = np.full((len(rows), len(TAGS)), 0.01)
+    for i, row in enumerate(rows):
+        for tag, v in row.items():
+            p[i, TAGS.index(tag)] = v
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_viterbi_never_starts_with_inside_tag():
+    probs = _probs([{"I-QUOTE": 0.9}, {"I-QUOTE": 0.9}, {"O": 0.9}])
+    assert [TAGS[i] for i in viterbi(np.log(probs), TAGS)][0] != "I-QUOTE"
+    assert decode_spans(probs, TAGS)[0][:3] == (0, 2, "QUOTE")
+
+
+def test_no_adjacent_merges_fragments():
+    probs = _probs([{"B-QUOTE": 0.9}, {"I-QUOTE": 0.8}, {"B-QUOTE": 0.6, "I-QUOTE": 0.4}, {"I-QUOTE": 0.9}])
+    assert [s[:3] for s in decode_spans(probs, TAGS)] == [(0, 2, "QUOTE"), (2, 4, "QUOTE")]
+    assert [s[:3] for s in decode_spans(probs, TAGS, no_adjacent=True)] == [(0, 4, "QUOTE")]
+
+
+def test_scores_are_mean_tag_probability():
+    probs = _probs([{"B-CUE": 0.9}, {"O": 0.9}])
+    (first, last, label, score), = decode_spans(probs, TAGS)
+    assert (first, last, label) == (0, 1, "CUE") and abs(score - probs[0, TAGS.index("B-CUE")]) < 1e-9
