@@ -74,6 +74,24 @@ def cmd_quotes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    from araquote.inference.html import view_files
+
+    output = args.output or str(Path(args.files[0]).with_suffix(".html"))
+    n = view_files(args.files, output, title=args.title)
+    if output != "-":
+        print(f"{n} documents rendered to {output}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from araquote.inference.server import serve
+
+    tagger = _load_tagger(args.model, args.device, args.dtype, args.batch_size)
+    serve(tagger, args.model, host=args.host, port=args.port, max_bytes=args.max_bytes, max_batch=args.max_batch, quiet=args.quiet)
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from araquote.training import datacli
 
@@ -120,6 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--by-speaker", action="store_true")
     q.set_defaults(func=cmd_quotes)
 
+    vw = sub.add_parser("view", help="render tagged JSONL as one self-contained right-to-left HTML page")
+    vw.add_argument("files", nargs="+")
+    vw.add_argument("-o", "--output", help="page path, or '-' for stdout (default: first file with .html)")
+    vw.add_argument("--title", help="page title (default: the file names)")
+    vw.set_defaults(func=cmd_view)
+
+    sv = sub.add_parser("serve", help="HTTP tagging service: GET /health, POST /tag, demo page at /")
+    sv.add_argument("--model", required=True, help="checkpoint dir, or 'rules'")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback; there is no authentication)")
+    sv.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    sv.add_argument("--max-bytes", type=int, default=2 * 1024 * 1024, help="largest request body; larger -> 413")
+    sv.add_argument("--max-batch", type=int, default=32, help="most documents per request; more -> 413")
+    sv.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    sv.add_argument("--dtype", default="fp32", help="fp32 | bf16 | int8 | auto")
+    sv.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    sv.add_argument("--quiet", action="store_true", help="no access log")
+    sv.set_defaults(func=cmd_serve)
+
     d = sub.add_parser("data", help="corpus tools")
     add_data_commands(d)
     d.set_defaults(func=cmd_data)
@@ -144,6 +180,28 @@ def add_data_commands(d: argparse.ArgumentParser) -> None:
     sv.add_argument("inputs", nargs="+", help="raw JSONL ({id, text}) or .txt files or directories")
     sv.add_argument("-o", "--output", required=True)
     sv.add_argument("--max-docs", type=int, default=0)
+    _add_interchange_commands(ds)
+
+
+def _add_interchange_commands(ds: Any) -> None:
+    """``data export`` / ``data import``: Label Studio, doccano, CoNLL, Wojood (see training/interchange.py)."""
+    ex = ds.add_parser("export", help="corpus/tagged JSONL -> Label Studio tasks (+ config), doccano JSONL or CoNLL")
+    ex.add_argument("input", help="corpus or tagged JSONL")
+    ex.add_argument("-o", "--output", required=True, help="labelstudio also writes OUTPUT's stem + .config.xml")
+    ex.add_argument("--format", required=True, choices=("labelstudio", "doccano", "conll"))
+    ex.add_argument("--layer", default="entities", choices=("attribution", "entities"), help="conll: the layer's tags")
+    ex.add_argument("--sentences", action="store_true", help="conll: blank line between sentences, not only documents")
+    ex.add_argument("--as", dest="target", default="auto", choices=("auto", "annotations", "predictions"),
+                    help="labelstudio: auto = predictions when the spans have scores")
+    ex.add_argument("--model", help="labelstudio: also put this checkpoint's labels in the labelling config")
+    im = ds.add_parser("import", help="Label Studio JSON export, doccano JSONL or Wojood .txt -> corpus JSONL")
+    im.add_argument("input")
+    im.add_argument("-o", "--output", required=True)
+    im.add_argument("--format", required=True, choices=("labelstudio", "doccano", "wojood"))
+    im.add_argument("--config", help="labelstudio: labelling config whose labels are the allowed ones")
+    im.add_argument("--default-kind", choices=("direct", "indirect", "mixed"),
+                    help="labelstudio: kind of QUOTE regions without one (default: report them)")
+    im.add_argument("--doc-tokens", type=int, default=0, help="wojood: pack sentences into documents of ~N tokens")
 
 
 def main(argv: list[str] | None = None) -> int:

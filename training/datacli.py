@@ -1,4 +1,4 @@
-"""``araquote data …`` commands: validate, stats, build, lint, silver."""
+"""``araquote data …`` commands: validate, stats, build, lint, silver, export, import."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from araquote.inference.text import split_words
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"validate": _validate, "stats": _stats, "build": _build, "lint": _lint, "silver": _silver}[args.data_command](args)
+    return {"validate": _validate, "stats": _stats, "build": _build, "lint": _lint, "silver": _silver,
+            "export": _export, "import": _import}[args.data_command](args)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -153,4 +154,22 @@ def _silver(args: argparse.Namespace) -> int:
 
     counts = make_silver(args.inputs, args.output, max_docs=args.max_docs)
     print(json.dumps(counts))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .interchange import export_file
+
+    counts = export_file(args.format, args.input, args.output, layer=args.layer, target=args.target,
+                         model_dir=args.model, sentences=args.sentences)
+    print(json.dumps(counts, ensure_ascii=False))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .interchange import import_file
+
+    counts = import_file(args.format, args.input, args.output, doc_tokens=args.doc_tokens,
+                         default_kind=args.default_kind, config=args.config)
+    print(json.dumps(counts, ensure_ascii=False))
     return 0

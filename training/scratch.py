@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import BertConfig, PreTrainedTokenizerFast
 
 from araquote.inference.text import split_words
@@ -12,22 +13,48 @@ from araquote.inference.text import split_words
 from .config import ScratchConfig
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+MAX_PIECE = 8
+
+
+def wordpiece_vocab(texts: Iterable[str], normalise: Callable[[str], str], vocab_size: int) -> dict[str, int]:
+    """A deterministic WordPiece vocabulary learned from the words of ``texts``.
+
+    (The ``tokenizers`` trainer breaks frequency ties in hash order, so two runs
+    give two vocabularies and a resumed run would not match an uninterrupted one.)
+    Every character seen is a piece (initial and ``##`` continuation); the rest
+    of the budget goes to whole words, word prefixes and ``##`` inner pieces
+    ranked by frequency x length, ties broken alphabetically.
+    """
+    freq: Counter[str] = Counter()
+    for text in texts:
+        freq.update(normalise(w.text) for w in split_words(text))
+    chars = sorted({c for w in freq for c in w})
+    base = SPECIALS + chars + [f"##{c}" for c in chars]
+    score: Counter[str] = Counter()
+    for word, f in freq.items():
+        n = len(word)
+        if n > 1:
+            score[word] += f * n
+        for j in range(2, min(n, MAX_PIECE) + 1):
+            if j < n:
+                score[word[:j]] += f * j
+        for i in range(1, n):
+            for j in range(i + 2, min(n, i + MAX_PIECE) + 1):
+                score[f"##{word[i:j]}"] += f * (j - i)
+    seen = set(base)
+    ranked = [p for p, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0])) if p not in seen]
+    pieces = base + ranked[: max(0, vocab_size - len(base))]
+    return {p: i for i, p in enumerate(pieces)}
 
 
 def train_wordpiece(texts: Iterable[str], normalise: Callable[[str], str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """Learn a WordPiece vocabulary on the words of ``texts`` (as the model will see them)."""
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    """A fast WordPiece tokenizer over a vocabulary learned on ``texts`` (as the model will see them)."""
+    vocab = wordpiece_vocab(texts, normalise, vocab_size)
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIALS, show_progress=False)
-
-    def lines() -> Iterable[str]:
-        for text in texts:
-            yield " ".join(normalise(w.text) for w in split_words(text))
-
-    tok.train_from_iterator(lines(), trainer=trainer)
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    cls_id, sep_id = vocab["[CLS]"], vocab["[SEP]"]
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
     )

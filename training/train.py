@@ -82,7 +82,6 @@ def build_model(cfg: Config, train_docs: Sequence[Document], labels: dict[str, l
         limit = getattr(model.encoder.config, "max_position_embeddings", m.max_length)
         if m.max_length > limit:
             raise ValueError(f"model.max_length {m.max_length} exceeds the encoder's max_position_embeddings {limit}")
-    model.dropout.p = m.dropout
     return model, tokenizer
 
 
@@ -161,6 +160,7 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
         model, tokenizer = build_model(cfg, train_docs, labels)
     labels = model.meta.labels
     m = cfg.model
+    model.dropout.p = m.dropout  # the head dropout is a training setting, not stored in the checkpoint
     normalise = get_normaliser(model.meta.normalisation)
     tagger_ids = Tagger(model, tokenizer, device="cpu")  # only for special-token ids
     feats = build_features(train_docs, tokenizer, labels, normalise, m.max_length, m.stride, m.max_subwords_per_word, tagger_ids.cls_id, tagger_ids.sep_id)
