@@ -63,6 +63,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         return render_job(tagger, args.inputs, args.output, args.max_chars)
     counts = run_tag_job(tagger, args.inputs, args.output, resume=args.resume, errors=args.errors,
                          max_chars=args.max_chars, chunk_docs=args.chunk, progress=not args.quiet, shard=(index, count))
+    if getattr(tagger, "auto_report", None):
+        print(json.dumps({"dtype_auto": tagger.auto_report}), file=sys.stderr)
     print(json.dumps(counts), file=sys.stderr)
     return 0
 
@@ -125,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--resume", action="store_true", help="skip ids already in the output; repair a truncated last line")
     g.add_argument("--errors", help="error report JSONL (default OUTPUT.errors.jsonl)")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    g.add_argument("--dtype", default="fp32", help="fp32 | bf16 | int8 | auto")
+    g.add_argument("--dtype", default="fp32", help="fp32 | bf16 | int8 | auto (fastest mode whose spans agree with fp32 on the first batch)")
     g.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     g.add_argument("--chunk", type=int, default=64, help="documents read, tagged and written per step")
     g.add_argument("--max-chars", type=int, default=1_000_000, help="longer documents go to the error report")
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-bytes", type=int, default=2 * 1024 * 1024, help="largest request body; larger -> 413")
     sv.add_argument("--max-batch", type=int, default=32, help="most documents per request; more -> 413")
     sv.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    sv.add_argument("--dtype", default="fp32", help="fp32 | bf16 | int8 | auto")
+    sv.add_argument("--dtype", default="fp32", help="fp32 | bf16 | int8 | auto (fastest mode whose spans agree with fp32 on the first batch)")
     sv.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     sv.add_argument("--quiet", action="store_true", help="no access log")
     sv.set_defaults(func=cmd_serve)

@@ -18,17 +18,18 @@ boundary is split there into pieces, so the markup always nests.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import html
 import json
 import sys
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .schema import ATTRIBUTION, ATTRIBUTION_LABELS, DEFAULT_ENTITY_LABELS, ENTITIES, Document, Span
+from .schema import ATTRIBUTION, ATTRIBUTION_LABELS, DEFAULT_ENTITY_LABELS, ENTITIES, Document, QuoteRecord, Span
 
 #: Colours of the usual entity labels; other labels get a colour from a hash of their name.
 ENTITY_COLOURS: dict[str, str] = {
@@ -142,6 +143,12 @@ class _DocView:
     attribution: list[_Mark]
     entities: list[_Mark]
     by_span_id: dict[str, _Mark]
+    entity_ends: list[int] = field(default_factory=list)
+    record_of: dict[str, QuoteRecord] = field(default_factory=dict)  # QUOTE span id -> its record
+
+    def __post_init__(self) -> None:
+        self.entity_ends = [m.end for m in self.entities]
+        self.record_of = {rec.quote: rec for rec in self.doc.quotes}
 
 
 def _title(span: Span) -> str:
@@ -181,14 +188,18 @@ def _att_class(label: str) -> str:
     return f"att a-{label.lower()}" if label in ATTRIBUTION_LABELS else "att a-other"
 
 
-def _render_entities(text: str, lo: int, hi: int, entities: Sequence[_Mark], labels: Sequence[str]) -> str:
+def _render_entities(view: _DocView, lo: int, hi: int, labels: Sequence[str]) -> str:
     """Text ``[lo, hi)`` with entity marks, each clipped to the range (pieces of a crossing entity)."""
+    text = view.doc.text
+    if lo >= hi:
+        return ""
     out: list[str] = []
     pos = lo
-    for m in entities:
+    k = bisect.bisect_right(view.entity_ends, lo)  # marks are sorted and disjoint
+    while k < len(view.entities) and view.entities[k].start < hi:
+        m = view.entities[k]
+        k += 1
         start, end = max(m.start, lo), min(m.end, hi)
-        if start >= end:
-            continue
         out.append(esc(text[pos:start]))
         piece = "" if (start, end) == (m.start, m.end) else ' data-part="1"'
         out.append(
@@ -203,9 +214,9 @@ def _render_entities(text: str, lo: int, hi: int, entities: Sequence[_Mark], lab
 def _links(view: _DocView, mark: _Mark) -> str:
     """Element ids of the speaker and cue linked to a QUOTE mark (for hover highlighting)."""
     ids = [mark.elem_id]
-    for rec in view.doc.quotes:
-        if rec.quote == mark.span.id:
-            ids += [view.by_span_id[sid].elem_id for sid in (rec.speaker, rec.cue) if sid in view.by_span_id]
+    rec = view.record_of.get(mark.span.id)
+    if rec is not None:
+        ids += [view.by_span_id[sid].elem_id for sid in (rec.speaker, rec.cue) if sid in view.by_span_id]
     return " ".join(ids)
 
 
@@ -221,15 +232,15 @@ def _render_text(
         start, end = max(m.start, lo), min(m.end, hi)
         if start >= end:
             continue
-        out.append(_render_entities(text, pos, start, view.entities, labels))
-        inner = _render_entities(text, start, end, view.entities, labels)
+        out.append(_render_entities(view, pos, start, labels))
+        inner = _render_entities(view, start, end, labels)
         links = f' data-links="{esc(_links(view, m))}"' if m.span.label == "QUOTE" else ""
         out.append(
             f'<span class="{_att_class(m.span.label)}" id="{m.elem_id}" data-label="{esc(m.span.label)}"'
             f'{links} title="{esc(m.title)}">{inner}</span>'
         )
         pos = end
-    out.append(_render_entities(text, pos, hi, view.entities, labels))
+    out.append(_render_entities(view, pos, hi, labels))
     return "".join(out)
 
 

@@ -229,18 +229,25 @@ class TagHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         url = urlsplit(self.path)
-        if url.path in ("/", "/health"):
-            self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"use GET for {url.path}", {"Allow": "GET"})
-            return
         if url.path != "/tag":
-            self._send_error(HTTPStatus.NOT_FOUND, f"unknown path {url.path!r}; known: GET /, GET /health, POST /tag")
+            self.close_connection = True  # the body is not read, so the connection cannot be reused
+            if url.path in ("/", "/health"):
+                self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"use GET for {url.path}", {"Allow": "GET"})
+            else:
+                self._send_error(
+                    HTTPStatus.NOT_FOUND, f"unknown path {url.path!r}; known: GET /, GET /health, POST /tag"
+                )
             return
         try:
-            fmt = _format(url.query)
             payload = self._read_json()
+            fmt = _format(url.query)
             docs = self.server.service.tag(payload)
         except RequestError as exc:
             self._send_error(exc.status, str(exc))
+            return
+        except (AraquoteError, ValueError, RuntimeError) as exc:  # the model failed on valid input: a server error
+            self.log_error("tagging failed: %r", exc)
+            self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, f"tagging failed: {exc}")
             return
         if fmt == "html":
             page = render_html(docs, title="araquote").encode("utf-8")
@@ -249,6 +256,7 @@ class TagHandler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.OK, {"documents": [d.to_dict() for d in docs]})
 
     def _method_not_allowed(self) -> None:
+        self.close_connection = True
         self._send_error(
             HTTPStatus.METHOD_NOT_ALLOWED,
             f"method {self.command} is not supported; use GET or POST",
@@ -311,9 +319,12 @@ class TagHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if not self.server.quiet:  # --quiet silences the access log, not errors
+            super().log_request(code, size)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (signature of the base class)
-        if not self.server.quiet:
-            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
+        sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
 
 def _format(query: str) -> str:
@@ -358,8 +369,16 @@ def make_server(
     max_batch: int = MAX_BATCH_DEFAULT,
     quiet: bool = False,
 ) -> TagServer:
-    """Bind a server (``port=0`` picks a free port; see ``server.server_address``)."""
-    return TagServer((host, port), TagService(tagger, model_name, max_bytes, max_batch), quiet=quiet)
+    """Bind a server (``port=0`` picks a free port; see ``server.server_port``).
+
+    Raises:
+        ValueError: on limits below 1, or when the address cannot be bound (in use, unknown host).
+    """
+    service = TagService(tagger, model_name, max_bytes, max_batch)
+    try:
+        return TagServer((host, port), service, quiet=quiet)
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (--host/--port)") from None
 
 
 def serve(

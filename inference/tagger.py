@@ -76,9 +76,9 @@ class Tagger:
         self.meta: ModelMeta = model.meta
         self.tokenizer = tokenizer
         self.device = resolve_device(device)
-        self.dtype = "bf16" if dtype == "auto" and (self.device.type == "cuda" or cpu_has_bf16()) else dtype
-        if self.dtype == "auto":
-            self.dtype = "fp32"
+        self.auto_report: dict[str, Any] | None = None
+        self._fp32_source = model if dtype == "auto" else None  # kept until the auto calibration has run
+        self.dtype = "fp32" if dtype == "auto" else dtype
         self.model = _prepare(model, self.device, self.dtype)
         self.batch_size = batch_size
         self.max_length = max_length or self.meta.max_length
@@ -119,45 +119,90 @@ class Tagger:
         self, items: Iterable[tuple[str, str] | tuple[str, str, dict[str, Any]]], chunk_docs: int = 64
     ) -> Iterator[Document]:
         """Stream ``(id, text[, meta])`` items in chunks; yields tagged documents in input order."""
-        chunk: list[_Pending] = []
-        for k, item in enumerate(items):
-            meta = item[2] if len(item) > 2 else {}  # type: ignore[misc]
-            chunk.append(_Pending(k, item[0], item[1], dict(meta)))
-            if len(chunk) >= chunk_docs:
-                yield from self._tag_chunk(chunk)
-                chunk = []
-        if chunk:
-            yield from self._tag_chunk(chunk)
+        from concurrent.futures import ThreadPoolExecutor
 
-    def _tag_chunk(self, chunk: list[_Pending]) -> list[Document]:
+        def chunks() -> Iterator[list[_Pending]]:
+            chunk: list[_Pending] = []
+            for k, item in enumerate(items):
+                meta = item[2] if len(item) > 2 else {}  # type: ignore[misc]
+                chunk.append(_Pending(k, item[0], item[1], dict(meta)))
+                if len(chunk) >= chunk_docs:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+        # tokenisation of chunk k+1 (Rust, releases the GIL) overlaps the forward passes of chunk k
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            it = chunks()
+            first = next(it, None)
+            pending = pool.submit(self._prepare_chunk, first) if first is not None else None
+            while pending is not None:
+                chunk, encoded, windows = pending.result()
+                nxt = next(it, None)
+                pending = pool.submit(self._prepare_chunk, nxt) if nxt is not None else None
+                yield from self._tag_chunk(chunk, encoded, windows)
+
+    def _prepare_chunk(self, chunk: list[_Pending]) -> tuple[list[_Pending], list[Encoded], list[Window]]:
         encoded = encode_documents([p.text for p in chunk], self.tokenizer, self.normalise, self.meta.max_subwords_per_word)
         windows: list[Window] = []
         for d, enc in enumerate(encoded):
             windows.extend(make_windows(d, enc, self.max_length, self.stride, self.cls_id, self.sep_id))
+        return chunk, encoded, windows
+
+    def _tag_chunk(self, chunk: list[_Pending], encoded: list[Encoded], windows: list[Window]) -> list[Document]:
+        if self._fp32_source is not None:
+            self.calibrate(windows)
         probs = self.predict_windows(windows)
         per_doc: list[list[int]] = [[] for _ in chunk]
         for wi, win in enumerate(windows):
             per_doc[win.doc].append(wi)
         return [self._assemble(p, encoded[d], [windows[w] for w in per_doc[d]], [probs[w] for w in per_doc[d]]) for d, p in enumerate(chunk)]
 
+    def batches(self, windows: Sequence[Window]) -> list[list[int]]:
+        """Window indices grouped by length under a token budget of ``batch_size x max_length``.
+
+        Sorting by length keeps padding small; short windows pack more per batch,
+        so every forward pass carries about the same number of tokens.
+        """
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        budget = self.batch_size * self.max_length
+        out: list[list[int]] = []
+        cur: list[int] = []
+        for i in order:
+            if cur and (len(cur) + 1) * len(windows[i]) > budget:
+                out.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            out.append(cur)
+        return out
+
     @torch.inference_mode()
     def predict_windows(self, windows: Sequence[Window]) -> list[dict[str, np.ndarray]]:
-        """Per-word tag probabilities for each window; windows are batched by length."""
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        """Per-word tag probabilities for each window, both layers from one forward pass."""
         out: list[dict[str, np.ndarray]] = [{} for _ in windows]
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b : b + self.batch_size]
+        for idx in self.batches(windows):
             width = max(len(windows[i]) for i in idx)
             ids = torch.zeros((len(idx), width), dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
+            rows, cols = [], []
             for r, i in enumerate(idx):
                 ids[r, : len(windows[i])] = torch.tensor(windows[i].input_ids)
                 mask[r, : len(windows[i])] = 1
+                rows.extend([r] * len(windows[i].word_starts))
+                cols.extend(windows[i].word_starts)
             logits = self.model(ids.to(self.device), mask.to(self.device))["logits"]
+            sel_r = torch.tensor(rows, device=self.device)
+            sel_c = torch.tensor(cols, device=self.device)
             for layer in self.layers:
-                probs = torch.softmax(logits[layer].float(), dim=-1).cpu().numpy()
-                for r, i in enumerate(idx):
-                    out[i][layer] = probs[r, windows[i].word_starts]
+                # gather the first-subtoken positions, then softmax only those
+                probs = torch.softmax(logits[layer][sel_r, sel_c].float(), dim=-1).cpu().numpy()
+                offset = 0
+                for i in idx:
+                    n = len(windows[i].word_starts)
+                    out[i][layer] = probs[offset : offset + n]
+                    offset += n
         return out
 
     def _assemble(self, p: _Pending, enc: Encoded, wins: list[Window], probs: list[dict[str, np.ndarray]]) -> Document:
@@ -175,6 +220,49 @@ class Tagger:
         doc = Document(p.doc_id, p.text, list(self.layers), spans, [], p.meta)
         doc.quotes = resolve(doc)
         return doc
+
+
+    def calibrate(self, windows: Sequence[Window], min_agreement: float = 0.995) -> dict[str, Any]:
+        """``--dtype auto``: time each precision on ``windows`` and keep the fastest whose spans agree with fp32.
+
+        Agreement = share of fp32 word-level span decisions (per window, per layer)
+        reproduced exactly; a mode below ``min_agreement`` is never chosen.
+        """
+        import copy
+        import time
+
+        source = self._fp32_source
+        assert source is not None
+        candidates = ["fp32"]
+        if self.device.type == "cuda" or cpu_has_bf16():
+            candidates.append("bf16")
+        if self.device.type == "cpu":
+            candidates.append("int8")
+        sample = list(windows[: 4 * self.batch_size])
+        results: dict[str, Any] = {}
+        reference: list[set[tuple[int, int, str, str]]] | None = None
+        for dtype in candidates:
+            self.model = self.model if dtype == "fp32" else _prepare(copy.deepcopy(source), self.device, dtype)
+            self.predict_windows(sample[: self.batch_size])  # warm-up
+            start = time.perf_counter()
+            probs = self.predict_windows(sample)
+            seconds = time.perf_counter() - start
+            spans = [
+                {(a, b, layer, lab) for layer in self.layers for a, b, lab, _ in decode_spans(p[layer], self.tags[layer])}
+                for p in probs
+            ]
+            if reference is None:
+                reference = spans
+            total = sum(len(r) for r in reference) or 1
+            same = sum(len(r & x) for r, x in zip(reference, spans))
+            results[dtype] = {"seconds": round(seconds, 4), "agreement": round(same / total, 4), "model": self.model}
+        ok = [d for d in candidates if results[d]["agreement"] >= min_agreement]
+        best = min(ok, key=lambda d: results[d]["seconds"])
+        self.model, self.dtype = results[best]["model"], best
+        self._fp32_source = None
+        self.auto_report = {"chosen": best, "min_agreement": min_agreement,
+                            "candidates": {d: {k: v for k, v in r.items() if k != "model"} for d, r in results.items()}}
+        return self.auto_report
 
 
 def _special(tokenizer: Any, *names: str) -> int:

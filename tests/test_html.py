@@ -129,6 +129,19 @@ def test_crossing_spans_are_split_at_layer_boundaries() -> None:
     assert all(p["title"] == "PER (s3) · confidence 0.88" for p in pieces)
 
 
+def test_touching_attribution_spans_leave_no_empty_entity_piece() -> None:
+    text = "قالت الوزيرة"
+    spans = [
+        Span("a", 0, 3, "attribution", "CUE"),  # lenient input: spans touch inside a word
+        Span("b", 3, 12, "attribution", "SPEAKER"),
+        Span("c", 1, 6, "entities", "PER"),
+    ]
+    tree = parse(render_html([Document("x", text, spans=spans)]))
+    assert "".join(tree.text_parts) == text
+    assert len(with_class(tree, "mark", "ent")) == 2
+    assert "></mark>" not in render_html([Document("x", text, spans=spans)])
+
+
 def test_broken_offsets_render_without_error() -> None:
     text = "قال الوزير إن الاتفاق نهائي"
     spans = [

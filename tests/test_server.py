@@ -230,3 +230,32 @@ def test_trained_tiny_model_in_a_thread(trained_tiny: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_port_in_use_is_a_clear_error(rules_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from araquote.cli import main
+
+    port = rules_server.rsplit(":", 1)[1]
+    assert main(["serve", "--model", "rules", "--port", port]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert main(["serve", "--model", "rules", "--port", "0", "--max-batch", "0"]) == 2
+
+
+class FailingTagger:
+    layers = ["attribution"]
+
+    def tag_documents(self, items: Any, chunk_docs: int = 64) -> Any:
+        raise RuntimeError("out of memory")
+
+
+def test_model_failure_is_a_500(capsys: pytest.CaptureFixture[str]) -> None:
+    server = make_server(FailingTagger(), "broken", port=0, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        status, _, raw = request(f"http://127.0.0.1:{server.server_port}", "/tag", {"text": TEXT})
+        assert status == 500 and json.loads(raw)["error"] == "tagging failed: out of memory"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "tagging failed" in capsys.readouterr().err  # logged even with quiet=True

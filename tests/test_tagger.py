@@ -67,3 +67,14 @@ def test_bf16_and_int8_modes_run(trained_tiny, tiny_docs):
         t = Tagger.from_pretrained(trained_tiny / "model", device="cpu", dtype=dtype)
         doc = t.tag(tiny_docs[0].text)
         assert all(doc.text[s.start : s.end] for s in doc.spans)
+
+
+def test_auto_dtype_is_measured_and_agrees(trained_tiny, tiny_docs):
+    t = Tagger.from_pretrained(trained_tiny / "model", device="cpu", dtype="auto")
+    docs = t.tag([d.text for d in tiny_docs])
+    rep = t.auto_report
+    assert rep is not None and rep["chosen"] == t.dtype
+    assert rep["candidates"]["fp32"]["agreement"] == 1.0
+    assert rep["candidates"][rep["chosen"]]["agreement"] >= 0.995
+    ref = Tagger.from_pretrained(trained_tiny / "model", device="cpu").tag([d.text for d in tiny_docs])
+    assert [[(s.start, s.end, s.label) for s in d.spans] for d in docs] == [[(s.start, s.end, s.label) for s in d.spans] for d in ref]
