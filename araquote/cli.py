@@ -55,17 +55,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_tag(args: argparse.Namespace) -> int:
     from araquote.inference.batch import run_tag_job
 
+    index, count = _parse_shard(args.shard)
+    if args.format == "html" and (args.resume or args.shard or args.errors):
+        raise ValueError("--format html writes one page per batch; --resume, --shard and --errors apply to JSONL output only")
     tagger = _load_tagger(args.model, args.device, args.dtype, args.batch_size)
-    index, count = (int(x) for x in args.shard.split("/")) if args.shard else (0, 1)
     if args.format == "html":
         from araquote.inference.html import render_job
 
         return render_job(tagger, args.inputs, args.output, args.max_chars)
-    counts = run_tag_job(tagger, args.inputs, args.output, resume=args.resume, errors=args.errors,
+    output = args.output
+    if count > 1 and output not in (None, "-"):
+        from araquote.inference.batch import shard_path
+
+        output = shard_path(output, index, count)  # merge with: araquote merge --shards N INPUTS -o OUTPUT
+    counts = run_tag_job(tagger, args.inputs, output, resume=args.resume, errors=args.errors,
                          max_chars=args.max_chars, chunk_docs=args.chunk, progress=not args.quiet, shard=(index, count))
     if getattr(tagger, "auto_report", None):
         print(json.dumps({"dtype_auto": tagger.auto_report}), file=sys.stderr)
     print(json.dumps(counts), file=sys.stderr)
+    return 0
+
+
+def _parse_shard(shard: str | None) -> tuple[int, int]:
+    """``I/N`` -> (I, N) with 0 <= I < N; accelerate's process index/count when launched with accelerate."""
+    if not shard:
+        import os
+
+        n = int(os.environ.get("WORLD_SIZE", "1"))
+        return int(os.environ.get("RANK", "0")), n
+    try:
+        index, count = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 0/4), got {shard!r}") from None
+    if not 0 <= index < count:
+        raise ValueError(f"--shard I/N needs 0 <= I < N, got {shard!r}")
+    return index, count
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from araquote.inference.batch import merge_shards
+
+    print(json.dumps(merge_shards(args.inputs, args.output, args.shards, args.max_chars)), file=sys.stderr)
     return 0
 
 
@@ -134,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--shard", help="I/N: tag only documents whose position %% N == I")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_tag)
+
+    mg = sub.add_parser("merge", help="merge the shard outputs of a sharded 'tag' run back into input order")
+    mg.add_argument("inputs", nargs="+", help="the same inputs the sharded run read")
+    mg.add_argument("-o", "--output", required=True, help="the -o the sharded run was given")
+    mg.add_argument("--shards", type=int, required=True)
+    mg.add_argument("--max-chars", type=int, default=1_000_000)
+    mg.set_defaults(func=cmd_merge)
 
     q = sub.add_parser("quotes", help="list quote records of a tagged JSONL file")
     q.add_argument("file")

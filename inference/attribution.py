@@ -30,7 +30,7 @@ _SENTENCE_BREAK = re.compile(r"[.!?؟\n]")
 _OPENING = "«“\"„‹"
 _CLOSING = "»”\"‟›"
 _COMPLEMENTISER = re.compile(r"^[وف]?(?:ب)?[إأا]ن[\u064b-\u0652]*(?:ه|ها|هم|هما|نا|ني|ي|ك|كم)?(?:\s|$)")
-_FEMININE_CUE = re.compile(r"(?:ت|ة|تا)$")
+_FOLD = str.maketrans("أإآىة", "ااايه")
 
 
 @dataclass
@@ -164,7 +164,7 @@ def quote_kind(text: str, q: Span) -> str:
 
 def _norm(word: str) -> str:
     w = TASHKEEL_RE.sub("", word).replace(TATWEEL, "")
-    w = w.translate(str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"}))
+    w = w.translate(_FOLD)
     if len(w) > 3 and w[0] in "وفبل" and w[1:3] == "ال":
         w = w[1:]
     return w

@@ -89,7 +89,8 @@ def _iter_jsonl_stream(fh: Any, name: str, max_chars: int) -> Iterator[Item]:
         if not isinstance(text, str):
             yield Item(str(doc_id), None, {}, where, f"'text' must be a string, got {type(text).__name__}")
             continue
-        meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+        raw_meta = obj.get("meta")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         yield _check(Item(str(doc_id), text, meta, where), max_chars)
 
 
@@ -224,3 +225,44 @@ def run_tag_job(
             err_writer.close()
         bar.close()
     return counts
+
+
+def shard_path(output: str, index: int, count: int) -> str:
+    """Where shard ``index`` of ``count`` writes: ``OUT.jsonl`` -> ``OUT.shard-0-of-4.jsonl``."""
+    p = Path(output)
+    return str(p.with_name(f"{p.stem}.shard-{index}-of-{count}{p.suffix or '.jsonl'}"))
+
+
+def merge_shards(inputs: Iterable[str], output: str, count: int, max_chars: int = MAX_CHARS_DEFAULT) -> dict[str, int]:
+    """Merge ``count`` shard outputs of ``output`` back into input order (deterministic).
+
+    Document k of the input went to shard ``k % count``; the inputs are re-read
+    (cheaply, no tagging) to restore the order. Documents a shard did not write
+    (errors) are skipped; every shard line must be consumed, else the shards do not
+    belong to these inputs.
+    """
+    readers = [open(shard_path(output, i, count), encoding="utf-8") for i in range(count)]
+    heads: list[str | None] = [r.readline() or None for r in readers]
+    written = 0
+    seen: set[str] = set()
+    dropped = 0
+    try:
+        with open(output, "w", encoding="utf-8") as out:
+            for k, item in enumerate(iter_inputs(inputs, max_chars)):
+                i = k % count
+                line = heads[i]
+                if line is not None and json.loads(line).get("id") == item.id:
+                    heads[i] = readers[i].readline() or None
+                    if item.id in seen:  # a duplicate id that another shard could not know about
+                        dropped += 1
+                        continue
+                    seen.add(item.id)
+                    out.write(line if line.endswith("\n") else line + "\n")
+                    written += 1
+        left = [i for i, h in enumerate(heads) if h is not None]
+        if left:
+            raise ValueError(f"shards {left} hold documents that are not in the inputs at their position; wrong inputs?")
+    finally:
+        for r in readers:
+            r.close()
+    return {"merged": written, "shards": count, "duplicates_dropped": dropped}

@@ -66,7 +66,9 @@ class ModelMeta:
 class MultiLayerTokenClassifier(nn.Module):
     """Shared encoder with a linear BIO head per layer; logits for all layers in one forward pass."""
 
-    def __init__(self, encoder: nn.Module, meta: ModelMeta, dropout: float = 0.1) -> None:
+    encoder: Any  # a transformers PreTrainedModel (typed loosely: nn.Module attribute lookup confuses mypy)
+
+    def __init__(self, encoder: Any, meta: ModelMeta, dropout: float = 0.1) -> None:
         super().__init__()
         self.encoder = encoder
         self.meta = meta
@@ -76,7 +78,8 @@ class MultiLayerTokenClassifier(nn.Module):
 
     @property
     def config(self) -> PretrainedConfig:
-        return self.encoder.config
+        config: PretrainedConfig = self.encoder.config
+        return config
 
     @classmethod
     def from_encoder(cls, encoder_name_or_config: str | PretrainedConfig, meta: ModelMeta, **kwargs: Any) -> MultiLayerTokenClassifier:

@@ -104,14 +104,14 @@ class Tagger:
         return cls(model, tokenizer, device=device, dtype=dtype, **kwargs)
 
     @overload
-    def tag(self, texts: str) -> Document: ...
+    def tag(self, texts: str) -> Document: ...  # type: ignore[overload-overlap]
     @overload
     def tag(self, texts: Sequence[str]) -> list[Document]: ...
 
     def tag(self, texts: str | Sequence[str]) -> Document | list[Document]:
         """Tag one text or a list of texts; returns documents with spans, scores and quote records."""
         single = isinstance(texts, str)
-        items = [texts] if single else list(texts)  # type: ignore[list-item]
+        items: list[str] = [texts] if isinstance(texts, str) else list(texts)
         docs = list(self.tag_documents((f"doc-{i + 1}", t) for i, t in enumerate(items)))
         return docs[0] if single else docs
 

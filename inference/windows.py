@@ -64,7 +64,7 @@ def encode_documents(
     out: list[Encoded] = []
     non_empty = [i for i, b in enumerate(batch) if b]
     encodings = tokenizer(  # type: ignore[operator]
-        [batch[i] for i in non_empty], is_split_into_words=True, add_special_tokens=False
+        [batch[i] for i in non_empty], is_split_into_words=True, add_special_tokens=False, verbose=False
     ) if non_empty else None
     by_doc = {i: k for k, i in enumerate(non_empty)}
     for i, words in enumerate(all_words):

@@ -73,3 +73,17 @@ def test_sigkill_then_resume_keeps_every_id_exactly_once(tmp_path, trained_tiny)
     subprocess.run(cmd + ["--resume"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ids = _ids(out)
     assert sorted(ids) == sorted(f"a{i}" for i in range(n)) and len(ids) == n
+
+
+def test_shards_merge_back_into_input_order(tmp_path):
+    from araquote.cli import main
+
+    src = _inputs(tmp_path)
+    out = tmp_path / "out.jsonl"
+    for i in range(3):
+        assert main(["tag", "--model", "rules", str(src), "-o", str(out), "--shard", f"{i}/3", "--quiet"]) == 0
+    assert main(["merge", str(src), "-o", str(out), "--shards", "3"]) == 0
+    single = tmp_path / "single.jsonl"
+    assert main(["tag", "--model", "rules", str(src), "-o", str(single), "--quiet"]) == 0
+    assert out.read_bytes() == single.read_bytes()
+    assert main(["tag", "--model", "rules", str(src), "-o", str(out), "--shard", "3/3"]) == 2

@@ -13,10 +13,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from araquote.inference.html import label_colour, render_html
-from araquote.inference.schema import Document, QuoteRecord, Span
 
 from araquote.cli import main
+from araquote.inference.html import label_colour, render_html
+from araquote.inference.schema import Document, QuoteRecord, Span
 
 from .conftest import write_jsonl
 

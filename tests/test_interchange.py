@@ -7,6 +7,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from araquote.cli import main
 from araquote.inference.schema import Document, Span, validate
 from araquote.training.authoring import parse_source
 from araquote.training.corpus import read_conll
@@ -22,8 +24,6 @@ from araquote.training.interchange import (
     to_doccano,
     to_labelstudio,
 )
-
-from araquote.cli import main
 
 from .conftest import SHARED, tiny_config_yaml, write_jsonl
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from araquote.inference.server import make_server
 
 TEXT = "قال وزير الخارجية أحمد سالم إن المحادثات ستستأنف قريبا.\nوأضاف أن «الحل السياسي هو الطريق الوحيد»."

@@ -65,6 +65,7 @@ class ModelConfig:
     max_subwords_per_word: int = 16
     dropout: float = 0.1
     trust_remote_code: bool = False
+    freeze_embeddings: bool = False  # keep the (large) input embedding matrix fixed: much faster on CPU
 
 
 @dataclass

@@ -83,7 +83,7 @@ def label_conflicts(docs: Sequence[Document]) -> list[tuple[str, str, int, int, 
                 key = " ".join(fold(w.text) for w in split_words(d.text[s.start : s.end]))
                 seen[key][s.label].append((d.id, s.start, s.end))
     out = []
-    for key, by_label in seen.items():
+    for by_label in seen.values():
         if len(by_label) < 2:
             continue
         major = max(by_label, key=lambda lab: len(by_label[lab]))

@@ -161,6 +161,9 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
     labels = model.meta.labels
     m = cfg.model
     model.dropout.p = m.dropout  # the head dropout is a training setting, not stored in the checkpoint
+    if m.freeze_embeddings:
+        for p in model.encoder.get_input_embeddings().parameters():
+            p.requires_grad_(False)
     normalise = get_normaliser(model.meta.normalisation)
     tagger_ids = Tagger(model, tokenizer, device="cpu")  # only for special-token ids
     feats = build_features(train_docs, tokenizer, labels, normalise, m.max_length, m.stride, m.max_subwords_per_word, tagger_ids.cls_id, tagger_ids.sep_id)
@@ -234,6 +237,8 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
         (no_decay if p.ndim < 2 or "LayerNorm" in name or "norm" in name.lower() else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
