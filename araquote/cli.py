@@ -124,6 +124,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    import shlex
+
+    from araquote.training.benchmark import run_benchmark
+
+    command = " ".join(shlex.quote(a) for a in ["araquote", "benchmark", args.config] + (["--quick"] if args.quick else [])
+                       + (["--out", args.out] if args.out else []))
+    report = run_benchmark(args.config, quick=args.quick, out=args.out, command=command, progress=not args.quiet)
+    out = args.out or f"benchmarks/results/{report['name']}"
+    print(f"benchmark report written to {out}/report.md and {out}/report.json", file=sys.stderr)
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from araquote.training import datacli
 
@@ -194,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     sv.add_argument("--quiet", action="store_true", help="no access log")
     sv.set_defaults(func=cmd_serve)
+
+    bm = sub.add_parser("benchmark", help="train/load systems, score them on held-out suites, write report.md/.json + charts")
+    bm.add_argument("config", help="benchmark YAML, e.g. configs/benchmarks/quick.yaml")
+    bm.add_argument("--quick", action="store_true", help="tiny models trained in seconds, one seed, first few documents (CI)")
+    bm.add_argument("--out", help="output folder (default benchmarks/results/NAME)")
+    bm.add_argument("--quiet", action="store_true", help="no progress output")
+    bm.set_defaults(func=cmd_benchmark)
 
     d = sub.add_parser("data", help="corpus tools")
     add_data_commands(d)

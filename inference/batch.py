@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from .schema import json_problem, loads_json
+
 MAX_CHARS_DEFAULT = 1_000_000
 
 
@@ -49,7 +51,8 @@ def iter_inputs(paths: Iterable[str], max_chars: int = MAX_CHARS_DEFAULT) -> Ite
         elif p.is_file():
             yield from _iter_file(p, max_chars)
         else:
-            yield Item(p.stem or raw, None, {}, raw, f"input not found: {raw}")
+            shown = _printable(raw)
+            yield Item(_printable(p.stem) or shown, None, {}, shown, f"input not found: {shown}")
 
 
 def _iter_file(p: Path, max_chars: int) -> Iterator[Item]:
@@ -58,26 +61,39 @@ def _iter_file(p: Path, max_chars: int) -> Iterator[Item]:
             yield from _iter_jsonl_stream(fh, str(p), max_chars)
         return
     data = p.read_bytes()
+    name, stem = _printable(str(p)), _printable(p.stem)
     try:
         text = data.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as exc:
-        yield Item(p.stem, None, {}, str(p), f"invalid UTF-8 at byte {exc.start}")
+        yield Item(stem, None, {}, name, f"invalid UTF-8 at byte {exc.start}")
         return
-    yield _check(Item(p.stem, text, {"source_file": str(p)}, str(p)), max_chars)
+    yield _check(Item(stem, text, {"source_file": name}, name), max_chars)
+
+
+def _printable(name: str) -> str:
+    """``name`` with undecodable file-name bytes and unpaired surrogates written as escapes (``bad\\xff``)."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _iter_jsonl_stream(fh: Any, name: str, max_chars: int) -> Iterator[Item]:
+    name = _printable(name)
     for lineno, raw in enumerate(fh, 1):
         where = f"{name}:{lineno}"
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw.decode("utf-8").lstrip("\ufeff"))
+            obj = loads_json(raw.decode("utf-8").lstrip("\ufeff"))
         except UnicodeDecodeError as exc:
             yield Item(f"{name}:{lineno}", None, {}, where, f"invalid UTF-8 at byte {exc.start}")
             continue
         except json.JSONDecodeError as exc:
             yield Item(f"{name}:{lineno}", None, {}, where, f"malformed JSON at column {exc.colno}: {exc.msg}")
+            continue
+        except (ValueError, RecursionError) as exc:  # NaN/Infinity, 5,000-digit numbers, absurd nesting
+            yield Item(where, None, {}, where, f"malformed JSON: {exc}")
             continue
         if not isinstance(obj, dict):
             yield Item(f"{name}:{lineno}", None, {}, where, "a line must be a JSON object with 'id' and 'text'")
@@ -91,6 +107,11 @@ def _iter_jsonl_stream(fh: Any, name: str, max_chars: int) -> Iterator[Item]:
             continue
         raw_meta = obj.get("meta")
         meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        problem = json_problem({"id": str(doc_id), "text": text, "meta": meta})
+        if problem:  # it could not be written back as UTF-8 JSON
+            safe_id = str(doc_id) if json_problem(str(doc_id)) is None else where
+            yield Item(safe_id, None, {}, where, problem)
+            continue
         yield _check(Item(str(doc_id), text, meta, where), max_chars)
 
 
@@ -186,7 +207,7 @@ def run_tag_job(
         counts["errors"] += 1
         if item.id in err_done:
             return
-        rec = {"id": item.id, "where": item.where, "error": reason}
+        rec = {"id": _printable(item.id), "where": _printable(item.where), "error": _printable(reason)}
         if err_writer:
             err_writer.write(rec)
             err_writer.flush()

@@ -45,6 +45,7 @@ class ModelMeta:
     max_length: int = 512
     stride: int = 128
     max_subwords_per_word: int = 16
+    word_features: str = ""  # "" (none) or "lexical": see wordfeatures.py
     encoder: str = ""
     version: str = __version__
     training_config: dict[str, Any] = field(default_factory=dict)
@@ -75,6 +76,12 @@ class MultiLayerTokenClassifier(nn.Module):
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({layer: nn.Linear(hidden, len(meta.tags(layer))) for layer in meta.labels})
+        self.feature_embed: nn.Embedding | None = None
+        if meta.word_features:
+            from .wordfeatures import N_FEATURES
+
+            self.feature_embed = nn.Embedding(N_FEATURES + 1, hidden)
+            nn.init.normal_(self.feature_embed.weight, std=0.02)
 
     @property
     def config(self) -> PretrainedConfig:
@@ -96,13 +103,20 @@ class MultiLayerTokenClassifier(nn.Module):
         attention_mask: torch.Tensor,
         labels: dict[str, torch.Tensor] | None = None,
         weights: torch.Tensor | None = None,
+        feature_ids: torch.Tensor | None = None,
     ) -> dict[str, Any]:
         """Logits per layer; with ``labels`` (-100 = ignored) also the loss.
 
         The loss is the sum over layers of the (example-``weights``-weighted) mean
         token cross-entropy; a layer with no labelled token in the batch adds nothing.
         """
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.feature_embed is not None:
+            if feature_ids is None:
+                raise ValueError("this model uses word features: pass feature_ids")
+            embeds = self.encoder.get_input_embeddings()(input_ids) + self.feature_embed(feature_ids)
+            hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        else:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         hidden = self.dropout(hidden)
         logits = {layer: head(hidden) for layer, head in self.heads.items()}
         out: dict[str, Any] = {"logits": logits}

@@ -271,7 +271,11 @@ def read_jsonl(path: str, strict: bool = True) -> Iterable[tuple[int, Document]]
     Raises:
         DocumentError: on invalid UTF-8, malformed JSON or a malformed document.
     """
-    with open(path, "rb") as fh:
+    try:
+        fh = open(path, "rb")
+    except (IsADirectoryError, PermissionError) as exc:  # FileNotFoundError is left to the caller
+        raise DocumentError(f"{path}: cannot read this file ({exc.strerror})") from None
+    with fh:
         for lineno, raw in enumerate(fh, 1):
             if not raw.strip():
                 continue
@@ -287,15 +291,66 @@ def parse_jsonl_line(raw: bytes | str, where: str) -> Document:
             raise DocumentError(f"{where}: invalid UTF-8 at byte {exc.start}: {exc.reason}") from None
     raw = raw.lstrip("\ufeff")
     try:
-        obj = json.loads(raw)
+        obj = loads_json(raw)
     except json.JSONDecodeError as exc:
         raise DocumentError(f"{where}: malformed JSON at column {exc.colno}: {exc.msg}") from None
-    doc = Document.from_dict(obj, where)
-    try:
-        doc.text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise DocumentError(f"{where} (document {doc.id}): text holds an unpaired surrogate at {exc.start}") from None
-    return doc
+    except (ValueError, RecursionError) as exc:  # NaN/Infinity, 5,000-digit numbers, absurd nesting
+        raise DocumentError(f"{where}: malformed JSON: {exc}") from None
+    problem = json_problem(obj)
+    if problem:
+        raise DocumentError(f"{where}: {problem}")
+    return Document.from_dict(obj, where)
+
+
+#: Deepest nesting accepted in a JSON line (a document needs 4; ``meta`` gets the rest).
+MAX_JSON_DEPTH = 64
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (write null or a finite number)")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {literal[:40]} is out of range")
+    return value
+
+
+def loads_json(raw: str) -> Any:
+    """``json.loads`` that refuses NaN, Infinity and out-of-range numbers, which cannot be written back as JSON.
+
+    Raises:
+        ValueError: (``json.JSONDecodeError`` for syntax errors) on anything that is not strict JSON.
+    """
+    return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+
+
+def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why parsed JSON ``value`` cannot be written back as UTF-8 JSON, or None when it can.
+
+    Finds strings and keys holding an unpaired surrogate (a ``"\\ud800"`` escape)
+    and nesting deeper than ``max_depth``. Iterative, so any depth is safe.
+    """
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    while stack:
+        path, node, depth = stack.pop()
+        if depth > max_depth:
+            return f"JSON nested deeper than {max_depth} levels at '{path}'"
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return f"{path or 'value'} holds an unpaired surrogate at character {exc.start}"
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                name = key.encode("utf-8", "backslashreplace").decode("utf-8")
+                if name != key:
+                    return f"key {name!r} in '{path or 'top level'}' holds an unpaired surrogate"
+                stack.append((f"{path}.{key}" if path else key, child, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", child, depth + 1) for i, child in enumerate(node))
+    return None
 
 
 # --- BIO <-> spans ---------------------------------------------------------------

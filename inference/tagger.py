@@ -16,6 +16,7 @@ from .decode import decode_spans
 from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
 from .schema import ATTRIBUTION, Document, Span
 from .text import get_normaliser
+from .wordfeatures import SPECIAL_FEATURE
 from .windows import Encoded, Window, best_window_per_word, encode_documents, make_windows
 
 DTYPES = ("fp32", "bf16", "int8", "auto")
@@ -144,7 +145,9 @@ class Tagger:
                 yield from self._tag_chunk(chunk, encoded, windows)
 
     def _prepare_chunk(self, chunk: list[_Pending]) -> tuple[list[_Pending], list[Encoded], list[Window]]:
-        encoded = encode_documents([p.text for p in chunk], self.tokenizer, self.normalise, self.meta.max_subwords_per_word)
+        encoded = encode_documents(
+            [p.text for p in chunk], self.tokenizer, self.normalise, self.meta.max_subwords_per_word, self.meta.word_features
+        )
         windows: list[Window] = []
         for d, enc in enumerate(encoded):
             windows.extend(make_windows(d, enc, self.max_length, self.stride, self.cls_id, self.sep_id))
@@ -186,13 +189,17 @@ class Tagger:
             width = max(len(windows[i]) for i in idx)
             ids = torch.zeros((len(idx), width), dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
+            feats = torch.full((len(idx), width), SPECIAL_FEATURE, dtype=torch.long) if self.meta.word_features else None
             rows, cols = [], []
             for r, i in enumerate(idx):
                 ids[r, : len(windows[i])] = torch.tensor(windows[i].input_ids)
                 mask[r, : len(windows[i])] = 1
+                if feats is not None:
+                    feats[r, : len(windows[i])] = torch.tensor(windows[i].feature_ids)
                 rows.extend([r] * len(windows[i].word_starts))
                 cols.extend(windows[i].word_starts)
-            logits = self.model(ids.to(self.device), mask.to(self.device))["logits"]
+            logits = self.model(ids.to(self.device), mask.to(self.device),
+                                feature_ids=None if feats is None else feats.to(self.device))["logits"]
             sel_r = torch.tensor(rows, device=self.device)
             sel_c = torch.tensor(cols, device=self.device)
             for layer in self.layers:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .text import Word, split_words
+from .wordfeatures import SPECIAL_FEATURE
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Encoded:
 
     words: list[Word]
     pieces: list[list[int]]
+    features: list[int] | None = None  # one lexical feature id per word (see wordfeatures.py), if the model uses them
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Window:
     last: int
     input_ids: list[int]
     word_starts: list[int]  # position in input_ids of each word's first piece
+    feature_ids: list[int] | None = None  # parallel to input_ids when the model uses word features
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -50,6 +53,7 @@ def encode_documents(
     tokenizer: object,
     normalise: Callable[[str], str],
     max_subwords_per_word: int = 16,
+    word_features: str = "",
 ) -> list[Encoded]:
     """Split texts into words and tokenise all of them in one batched call.
 
@@ -75,7 +79,7 @@ def encode_documents(
             for tok, wid in zip(ids, encodings.word_ids(k)):
                 if wid is not None and len(pieces[wid]) < max_subwords_per_word:
                     pieces[wid].append(tok)
-        out.append(Encoded(words, [p or [unk] for p in pieces]))
+        out.append(Encoded(words, [p or [unk] for p in pieces], _features(word_features, texts[i], words)))
     return out
 
 
@@ -113,7 +117,19 @@ def _layout(doc: int, enc: Encoded, first: int, last: int, cls_id: int, sep_id: 
         starts.append(len(ids))
         ids.extend(enc.pieces[k])
     ids.append(sep_id)
-    return Window(doc, first, last, ids, starts)
+    feats = None
+    if enc.features is not None:
+        feats = [SPECIAL_FEATURE]
+        for k in range(first, last):
+            feats.extend([enc.features[k]] * len(enc.pieces[k]))
+        feats.append(SPECIAL_FEATURE)
+    return Window(doc, first, last, ids, starts, feats)
+
+
+def _features(name: str, text: str, words: list[Word]) -> list[int] | None:
+    from .wordfeatures import word_features
+
+    return word_features(name, text, words)
 
 
 def best_window_per_word(windows: Sequence[Window], n_words: int) -> list[tuple[int, int]]:

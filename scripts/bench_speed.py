@@ -54,16 +54,39 @@ CHUNK_DOCS = 64  # documents per Tagger.tag_documents chunk (its default); the b
 RSS_EVERY_S = 0.2
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 # Imported once by the fork server, so each worker starts with them loaded (fast, and the same for all).
-PRELOAD = ["torch", "transformers", "transformers.pipelines", "araquote.inference.tagger", "araquote.inference.batch",
-           "araquote.training.scratch"]
+PRELOAD = [
+    "torch",
+    "transformers",
+    "transformers.pipelines",
+    "araquote.inference.tagger",
+    "araquote.inference.batch",
+    "araquote.training.scratch",
+]
 
 FULL_DEFAULTS: dict[str, Any] = {
-    "encoders": [ARABERT_SHAPED, ME5_DEFAULT], "articles": 300, "batch_sizes": [16], "hf_batch_sizes": [1, 8, 16],
-    "hf_tune_articles": 32, "latency_articles": 50, "warmup_articles": 4, "rss_articles": 5000, "rss_mark": 500,
+    "encoders": [ARABERT_SHAPED, ME5_DEFAULT],
+    "articles": 300,
+    "batch_sizes": [16],
+    "hf_batch_sizes": [1, 8, 16],
+    "hf_tune_articles": 32,
+    "latency_articles": 50,
+    "warmup_articles": 4,
+    "rss_articles": 5000,
+    "rss_mark": 500,
+    "threads": 0,
 }
 SMOKE_DEFAULTS: dict[str, Any] = {
-    "encoders": [TINY_RANDOM], "articles": 10, "batch_sizes": [4], "hf_batch_sizes": [1, 4],
-    "hf_tune_articles": 4, "latency_articles": 5, "warmup_articles": 2, "rss_articles": 30, "rss_mark": 10,
+    "encoders": [TINY_RANDOM],
+    "articles": 10,
+    "batch_sizes": [4],
+    "hf_batch_sizes": [1, 4],
+    "hf_tune_articles": 4,
+    "latency_articles": 5,
+    "warmup_articles": 2,
+    "rss_articles": 30,
+    "rss_mark": 10,
+    # One thread: on a busy machine (shared cores) torch's spinning thread pool runs tiny models ~30x slower.
+    "threads": 1,
 }
 
 
@@ -109,10 +132,18 @@ class Settings:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--encoder", action="append", help=f"'{ARABERT_SHAPED}', '{TINY_RANDOM}' or a local HF encoder dir "
-                   f"(repeatable; default: {ARABERT_SHAPED} and {ME5_DEFAULT}, skipped with a note when absent)")
-    p.add_argument("--model", action="append", help="a trained araquote checkpoint dir (repeatable); its own heads are used")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--encoder",
+        action="append",
+        help=f"'{ARABERT_SHAPED}', '{TINY_RANDOM}' or a local HF encoder dir "
+        f"(repeatable; default: {ARABERT_SHAPED} and {ME5_DEFAULT}, skipped with a note when absent)",
+    )
+    p.add_argument(
+        "--model", action="append", help="a trained araquote checkpoint dir (repeatable); its own heads are used"
+    )
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SaudiNewsNet dir of daily zips, or one zip")
     p.add_argument("--articles", type=int, help="first N articles, natural lengths (default 300; smoke 10)")
     p.add_argument("--dtypes", help="comma list of fp32,bf16,int8 (default all on cpu; fp32,bf16 on cuda)")
@@ -121,14 +152,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hf-tune-articles", type=int, help="subsample size for the HF batch-size search (default 32)")
     p.add_argument("--latency-articles", type=int, help="articles tagged one at a time for p50/p95 (default 50)")
     p.add_argument("--warmup-articles", type=int, help="articles tagged untimed before each timing (default 4)")
-    p.add_argument("--rss-articles", type=int, help="memory check: articles streamed through run_tag_job (default 5000; 0 = skip)")
+    p.add_argument(
+        "--rss-articles", type=int, help="memory check: articles streamed through run_tag_job (default 5000; 0 = skip)"
+    )
     p.add_argument("--rss-mark", type=int, help="memory check: RSS reference point, in articles (default 500)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads per worker (default: torch's choice)")
-    p.add_argument("--out", type=Path, help="output dir for report.json and report.md (default benchmarks/results/speed/<date>-<device>)")
+    p.add_argument(
+        "--threads", type=int, help="torch intra-op threads per worker (default 0 = torch's choice; smoke 1)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output dir for report.json and report.md (default benchmarks/results/speed/<date>-<device>)",
+    )
     p.add_argument("--work-dir", type=Path, help="where checkpoints and intermediate files go (default: a temp dir)")
     p.add_argument("--keep-work", action="store_true", help="keep the work dir (built checkpoints, span dumps)")
-    p.add_argument("--smoke", action="store_true", help="tiny random encoder, 10 articles: checks the script in seconds")
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny random encoder, 10 articles: checks the script in seconds"
+    )
     return p.parse_args(argv)
 
 
@@ -169,14 +210,18 @@ def resolve_targets(encoders: list[str], models: list[str]) -> list[Target]:
             hint = " (build it with scripts/build_offline_encoder.sh)" if "me5" in spec else ""
             targets.append(Target(name, spec, "hf-dir", skip=f"encoder dir {spec} not found{hint}"))
         elif not (path / "config.json").is_file():
-            targets.append(Target(name, spec, "hf-dir", skip=f"{path} has no config.json: not a Hugging Face model dir"))
+            targets.append(
+                Target(name, spec, "hf-dir", skip=f"{path} has no config.json: not a Hugging Face model dir")
+            )
         else:
             targets.append(Target(name, str(path), "hf-dir"))
     for spec in models:
         path = _find_dir(spec)
         name = Path(spec).name or spec
         if path is None or not (path / "araquote.json").is_file():
-            targets.append(Target(name, spec, "checkpoint", skip=f"{spec} is not an araquote checkpoint dir (no araquote.json)"))
+            targets.append(
+                Target(name, spec, "checkpoint", skip=f"{spec} is not an araquote checkpoint dir (no araquote.json)")
+            )
         else:
             targets.append(Target(name, str(path), "checkpoint"))
     seen: Counter[str] = Counter()
@@ -198,14 +243,29 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     """Apply the full or smoke defaults to options the user left out, and check them."""
     d = SMOKE_DEFAULTS if args.smoke else FULL_DEFAULTS
     notes: list[str] = []
-    pick = {k: (getattr(args, k) if getattr(args, k) is not None else d[k])
-            for k in ("articles", "hf_tune_articles", "latency_articles", "warmup_articles", "rss_articles", "rss_mark")}
+    pick = {
+        k: (getattr(args, k) if getattr(args, k) is not None else d[k])
+        for k in (
+            "articles",
+            "hf_tune_articles",
+            "latency_articles",
+            "warmup_articles",
+            "rss_articles",
+            "rss_mark",
+            "threads",
+        )
+    }
     for k, v in pick.items():
-        if v < (0 if k in ("rss_articles", "warmup_articles") else 1):
-            raise BenchError(f"--{k.replace('_', '-')} must be a positive number, got {v}")
+        least = 0 if k in ("rss_articles", "warmup_articles", "threads") else 1
+        if v < least:
+            raise BenchError(f"--{k.replace('_', '-')} must be >= {least}, got {v}")
+    if pick["rss_articles"] and pick["rss_mark"] >= pick["rss_articles"]:
+        raise BenchError(f"--rss-mark ({pick['rss_mark']}) must be below --rss-articles ({pick['rss_articles']})")
     encoders = args.encoder if args.encoder else ([] if args.model else d["encoders"])
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    out = args.out or ROOT / "benchmarks" / "results" / "speed" / f"{stamp}-{args.device}{'-smoke' if args.smoke else ''}"
+    out = (
+        args.out or ROOT / "benchmarks" / "results" / "speed" / f"{stamp}-{args.device}{'-smoke' if args.smoke else ''}"
+    )
     return Settings(
         targets=resolve_targets(list(encoders), list(args.model or [])),
         data=args.data,
@@ -213,7 +273,6 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         batch_sizes=_int_list(args.batch_sizes, d["batch_sizes"], "--batch-sizes"),
         hf_batch_sizes=_int_list(args.hf_batch_sizes, d["hf_batch_sizes"], "--hf-batch-sizes"),
         device=args.device,
-        threads=max(0, args.threads),
         out=out,
         work_dir=args.work_dir,
         keep_work=args.keep_work,
@@ -419,7 +478,9 @@ def job_build(cfg: dict[str, Any]) -> dict[str, Any]:
     if spec in (ARABERT_SHAPED, TINY_RANDOM):
         config, tokenizer = _random_encoder(spec, [a["text"] for a in read_articles(cfg["articles"])])
         max_length = 512
-        meta = ModelMeta(labels={k: list(v) for k, v in LABELS.items()}, max_length=max_length, stride=128, encoder=spec)
+        meta = ModelMeta(
+            labels={k: list(v) for k, v in LABELS.items()}, max_length=max_length, stride=128, encoder=spec
+        )
         model = MultiLayerTokenClassifier.from_encoder(config, meta)
     else:
         from transformers import AutoConfig, AutoTokenizer
@@ -429,7 +490,9 @@ def job_build(cfg: dict[str, Any]) -> dict[str, Any]:
             raise BenchError(f"{spec}: needs a fast tokenizer (tokenizer.json) for word alignment")
         positions = getattr(AutoConfig.from_pretrained(spec), "max_position_embeddings", 512)
         max_length = min(512, positions)
-        meta = ModelMeta(labels={k: list(v) for k, v in LABELS.items()}, max_length=max_length, stride=128, encoder=spec)
+        meta = ModelMeta(
+            labels={k: list(v) for k, v in LABELS.items()}, max_length=max_length, stride=128, encoder=spec
+        )
         model = MultiLayerTokenClassifier.from_encoder(spec, meta)
     tokenizer.model_max_length = max_length
     model.save_pretrained(cfg["checkpoint"], tokenizer)
@@ -439,8 +502,17 @@ def job_build(cfg: dict[str, Any]) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1),
         "parameters": sum(p.numel() for p in model.parameters()),
         "tokenizer_vocab": len(tokenizer),
-        "encoder": {k: getattr(enc, k, None) for k in ("model_type", "num_hidden_layers", "hidden_size",
-                                                        "num_attention_heads", "intermediate_size", "vocab_size")},
+        "encoder": {
+            k: getattr(enc, k, None)
+            for k in (
+                "model_type",
+                "num_hidden_layers",
+                "hidden_size",
+                "num_attention_heads",
+                "intermediate_size",
+                "vocab_size",
+            )
+        },
     }
 
 
@@ -453,12 +525,22 @@ def _random_encoder(spec: str, texts: list[str]) -> tuple[Any, Any]:
 
     if spec == ARABERT_SHAPED:  # bert-base-arabertv02's shape; random weights are fine for speed
         tokenizer = train_wordpiece(texts, get_normaliser("none"), 64000)
-        shape = {"vocab_size": 64000, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-                 "intermediate_size": 3072}
+        shape = {
+            "vocab_size": 64000,
+            "hidden_size": 768,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "intermediate_size": 3072,
+        }
     else:
         tokenizer = train_wordpiece(texts, get_normaliser("none"), 1000)
-        shape = {"vocab_size": 1000, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-                 "intermediate_size": 64}
+        shape = {
+            "vocab_size": 1000,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+        }
     shape["vocab_size"] = max(shape["vocab_size"], len(tokenizer))
     return BertConfig(max_position_embeddings=512, **shape), tokenizer
 
@@ -470,26 +552,59 @@ def job_araquote(cfg: dict[str, Any]) -> dict[str, Any]:
     _setup_worker(cfg)
     device = cfg["device"]
     items = [(a["id"], a["text"]) for a in read_articles(cfg["articles"])]
-    load_s, tagger = timed(lambda: Tagger.from_pretrained(cfg["checkpoint"], device=device, dtype=cfg["dtype"],
-                                                          batch_size=cfg["batch_size"]), device)
+    load_s, tagger = timed(
+        lambda: Tagger.from_pretrained(
+            cfg["checkpoint"], device=device, dtype=cfg["dtype"], batch_size=cfg["batch_size"]
+        ),
+        device,
+    )
     list(tagger.tag_documents(items[: cfg["warmup_articles"]], chunk_docs=CHUNK_DOCS))
     wall, docs = timed(lambda: list(tagger.tag_documents(items, chunk_docs=CHUNK_DOCS)), device)
-    latencies = [timed(lambda i=i: list(tagger.tag_documents([items[i]])), device)[0]
-                 for i in spread(len(items), cfg["latency_articles"])]
+    latencies = [
+        timed(lambda i=i: list(tagger.tag_documents([items[i]])), device)[0]
+        for i in spread(len(items), cfg["latency_articles"])
+    ]
     peak_rss, gpu_peak = peak_rss_mb(), _gpu_peak_mb(device)
     batches = araquote_batches(tagger, [t for _, t in items])
     tokens = sum(len(w) for b in batches for w in b)
     _dump_spans(docs, cfg["spans_file"])
     return {
-        "dtype": cfg["dtype"], "batch_size": cfg["batch_size"], "articles": len(items), "load_s": round(load_s, 2),
-        "wall_s": round(wall, 3), "articles_per_s": len(items) / wall, "tokens": tokens, "tokens_per_s": tokens / wall,
+        "dtype": cfg["dtype"],
+        "batch_size": cfg["batch_size"],
+        "articles": len(items),
+        "load_s": round(load_s, 2),
+        "wall_s": round(wall, 3),
+        "articles_per_s": len(items) / wall,
+        "tokens": tokens,
+        "tokens_per_s": tokens / wall,
         "windows": sum(len(b) for b in batches),
-        "latency": {"articles": len(latencies), "p50_s": _percentile(latencies, 50), "p95_s": _percentile(latencies, 95),
-                    "mean_s": sum(latencies) / len(latencies), "max_s": max(latencies)},
-        "peak_rss_mb": round(peak_rss, 1), "gpu_peak_mb": gpu_peak, "threads": _threads(),
-        "spans": sum(len(d.spans) for d in docs), "quotes": sum(len(d.quotes) for d in docs),
+        "latency": {
+            "articles": len(latencies),
+            "p50_s": _percentile(latencies, 50),
+            "p95_s": _percentile(latencies, 95),
+            "mean_s": sum(latencies) / len(latencies),
+            "max_s": max(latencies),
+        },
+        "peak_rss_mb": round(peak_rss, 1),
+        "gpu_peak_mb": gpu_peak,
+        "threads": _threads(),
+        "spans": sum(len(d.spans) for d in docs),
+        "quotes": sum(len(d.quotes) for d in docs),
         "spans_file": cfg["spans_file"],
+        "checkpoint": _checkpoint_facts(tagger),
         "bare": bare_forward(tagger.model, batches, device),
+    }
+
+
+def _checkpoint_facts(tagger: Any) -> dict[str, Any]:
+    meta = tagger.meta
+    return {
+        "encoder": meta.encoder,
+        "labels": meta.labels,
+        "normalisation": meta.normalisation,
+        "max_length": tagger.max_length,
+        "stride": tagger.stride,
+        "parameters": sum(p.numel() for p in tagger.model.parameters()),
     }
 
 
@@ -515,12 +630,18 @@ def araquote_batches(tagger: Any, texts: Sequence[str]) -> list[list[Any]]:
 
     batches: list[list[Any]] = []
     for c in range(0, len(texts), CHUNK_DOCS):
-        encoded = encode_documents(texts[c : c + CHUNK_DOCS], tagger.tokenizer, tagger.normalise,
-                                   tagger.meta.max_subwords_per_word)
-        wins = [w for d, enc in enumerate(encoded)
-                for w in make_windows(d, enc, tagger.max_length, tagger.stride, tagger.cls_id, tagger.sep_id)]
+        encoded = encode_documents(
+            texts[c : c + CHUNK_DOCS], tagger.tokenizer, tagger.normalise, tagger.meta.max_subwords_per_word
+        )
+        wins = [
+            w
+            for d, enc in enumerate(encoded)
+            for w in make_windows(d, enc, tagger.max_length, tagger.stride, tagger.cls_id, tagger.sep_id)
+        ]
         order = sorted(range(len(wins)), key=lambda i: len(wins[i]))
-        batches.extend([wins[i] for i in order[b : b + tagger.batch_size]] for b in range(0, len(order), tagger.batch_size))
+        batches.extend(
+            [wins[i] for i in order[b : b + tagger.batch_size]] for b in range(0, len(order), tagger.batch_size)
+        )
     return batches
 
 
@@ -547,8 +668,13 @@ def bare_forward(model: Any, batches: list[list[Any]], device: str) -> dict[str,
         if tensors:
             model(*tensors[0])  # warm-up
         seconds, _ = timed(run, device)
-    return {"seconds": round(seconds, 3), "batches": len(tensors), "tokens": real,
-            "padded_tokens": sum(m.numel() for _, m in tensors), "tokens_per_s": real / seconds if seconds else None}
+    return {
+        "seconds": round(seconds, 3),
+        "batches": len(tensors),
+        "tokens": real,
+        "padded_tokens": sum(m.numel() for _, m in tensors),
+        "tokens_per_s": real / seconds if seconds else None,
+    }
 
 
 def job_hf(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -564,24 +690,45 @@ def job_hf(cfg: dict[str, Any]) -> dict[str, Any]:
         model = model.to(torch.bfloat16)
     tokenizer = AutoTokenizer.from_pretrained(cfg["checkpoint"], use_fast=True)
     tokenizer.model_max_length = meta.max_length  # the pipeline chunks at model_max_length (see README)
-    pipe = pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="first",
-                    stride=meta.stride, device=device)
+    pipe = pipeline(
+        "token-classification",
+        model=model,
+        tokenizer=tokenizer,
+        aggregation_strategy="first",
+        stride=meta.stride,
+        device=device,
+    )
     texts = [a["text"] for a in read_articles(cfg["articles"])]
     sub = [texts[i] for i in spread(len(texts), cfg["hf_tune_articles"])]
     tuning = []
     for bs in cfg["hf_batch_sizes"]:
         pipe(sub[: cfg["warmup_articles"]] or sub[:1], batch_size=bs)
         seconds, _ = timed(lambda bs=bs: pipe(sub, batch_size=bs), device)
-        tuning.append({"batch_size": bs, "articles": len(sub), "seconds": round(seconds, 3), "articles_per_s": len(sub) / seconds})
+        tuning.append(
+            {"batch_size": bs, "articles": len(sub), "seconds": round(seconds, 3), "articles_per_s": len(sub) / seconds}
+        )
     best = max(tuning, key=lambda r: r["articles_per_s"])["batch_size"]
     pipe(texts[: cfg["warmup_articles"]] or texts[:1], batch_size=best)
     wall, out = timed(lambda: pipe(texts, batch_size=best), device)
     tokens, chunks = hf_token_count(tokenizer, texts, meta.max_length, meta.stride)
     return {
-        "dtype": cfg["dtype"], "tuning": tuning, "batch_size": best, "articles": len(texts), "wall_s": round(wall, 3),
-        "articles_per_s": len(texts) / wall, "tokens": tokens, "chunks": chunks, "tokens_per_s": tokens / wall,
-        "entities": sum(len(x) for x in out), "labels": model.config.num_labels,
-        "peak_rss_mb": round(peak_rss_mb(), 1), "gpu_peak_mb": _gpu_peak_mb(device), "threads": _threads(),
+        "dtype": cfg["dtype"],
+        "tuning": tuning,
+        "batch_size": best,
+        "articles": len(texts),
+        "wall_s": round(wall, 3),
+        "articles_per_s": len(texts) / wall,
+        "tokens": tokens,
+        "chunks": chunks,
+        "tokens_per_s": tokens / wall,
+        "entities": sum(len(x) for x in out),
+        "labels": model.config.num_labels,
+        "max_length": meta.max_length,
+        "stride": meta.stride,
+        "normalisation_skipped": meta.normalisation,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "gpu_peak_mb": _gpu_peak_mb(device),
+        "threads": _threads(),
     }
 
 
@@ -648,28 +795,44 @@ def job_rss(cfg: dict[str, Any]) -> dict[str, Any]:
         for k in range(cfg["rss_articles"]):  # cycle the article list when it is shorter than the job
             a = arts[k % len(arts)]
             fh.write(json.dumps({"id": f"{a['id']}#{k // len(arts)}", "text": a["text"]}, ensure_ascii=False) + "\n")
-    tagger = Tagger.from_pretrained(cfg["checkpoint"], device=cfg["device"], dtype=cfg["dtype"], batch_size=cfg["batch_size"])
+    tagger = Tagger.from_pretrained(
+        cfg["checkpoint"], device=cfg["device"], dtype=cfg["dtype"], batch_size=cfg["batch_size"]
+    )
     counting = _CountingTagger(tagger, cfg["rss_mark"])
     sampler = RssSampler()
     sampler.start()
-    wall, counts = timed(lambda: run_tag_job(counting, [str(src)], str(dst), progress=False, chunk_docs=CHUNK_DOCS),
-                         cfg["device"])
+    wall, counts = timed(
+        lambda: run_tag_job(counting, [str(src)], str(dst), progress=False, chunk_docs=CHUNK_DOCS), cfg["device"]
+    )
     end = current_rss_mb()
     sampler.stop()
     mark = counting.rss_at_mark
     step = max(1, len(sampler.samples) // 200)
     return {
-        "dtype": cfg["dtype"], "batch_size": cfg["batch_size"], "articles": cfg["rss_articles"],
-        "distinct_articles": len(arts), "mark": cfg["rss_mark"], "counts": counts, "wall_s": round(wall, 2),
-        "articles_per_s": counting.count / wall, "rss_at_mark_mb": None if mark is None else round(mark, 1),
-        "rss_end_mb": round(end, 1), "growth_pct": None if mark is None else 100 * (end - mark) / mark,
-        "peak_sampled_mb": max((s[1] for s in sampler.samples), default=None), "samples": len(sampler.samples),
-        "series": sampler.samples[::step], "gpu_peak_mb": _gpu_peak_mb(cfg["device"]),
+        "dtype": cfg["dtype"],
+        "batch_size": cfg["batch_size"],
+        "articles": cfg["rss_articles"],
+        "distinct_articles": len(arts),
+        "mark": cfg["rss_mark"],
+        "counts": counts,
+        "wall_s": round(wall, 2),
+        "articles_per_s": counting.count / wall,
+        "rss_at_mark_mb": None if mark is None else round(mark, 1),
+        "rss_end_mb": round(end, 1),
+        "growth_pct": None if mark is None else 100 * (end - mark) / mark,
+        "peak_sampled_mb": max((s[1] for s in sampler.samples), default=None),
+        "samples": len(sampler.samples),
+        "series": sampler.samples[::step],
+        "gpu_peak_mb": _gpu_peak_mb(cfg["device"]),
     }
 
 
 JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "info": job_info, "build": job_build, "araquote": job_araquote, "hf": job_hf, "rss": job_rss,
+    "info": job_info,
+    "build": job_build,
+    "araquote": job_araquote,
+    "hf": job_hf,
+    "rss": job_rss,
 }
 
 
@@ -702,7 +865,11 @@ class Runner:
         proc.start()
         proc.join()
         if proc.exitcode != 0 or not result.is_file():
-            reason = f"killed by signal {-proc.exitcode} (out of memory?)" if (proc.exitcode or 0) < 0 else f"exit code {proc.exitcode}"
+            reason = (
+                f"killed by signal {-proc.exitcode} (out of memory?)"
+                if (proc.exitcode or 0) < 0
+                else f"exit code {proc.exitcode}"
+            )
             print(f"[bench] {what}: FAILED ({reason})", file=sys.stderr, flush=True)
             return {"error": f"{what}: worker failed ({reason}); its traceback is on stderr"}
         print(f"[bench] {what}: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
@@ -710,18 +877,30 @@ class Runner:
 
 
 def _describe(kind: str, cfg: dict[str, Any]) -> str:
-    parts = [kind, cfg.get("target", ""), cfg.get("dtype", ""), f"batch {cfg['batch_size']}" if "batch_size" in cfg else ""]
+    parts = [
+        kind,
+        cfg.get("target", ""),
+        cfg.get("dtype", ""),
+        f"batch {cfg['batch_size']}" if "batch_size" in cfg else "",
+    ]
     return " ".join(p for p in parts if p)
 
 
-def bench_target(runner: Runner, target: Target, s: Settings, articles_path: Path, work: Path, first: bool) -> dict[str, Any]:
+def bench_target(
+    runner: Runner, target: Target, s: Settings, articles_path: Path, work: Path, first: bool
+) -> dict[str, Any]:
     """All jobs of one target: build (when needed), araquote per dtype x batch size, HF per dtype, memory check."""
     res: dict[str, Any] = {"name": target.name, "spec": target.spec, "kind": target.kind}
     if target.skip:
         res["skipped"] = target.skip
         return res
-    base = {"target": target.name, "device": s.device, "threads": s.threads, "articles": str(articles_path),
-            "warmup_articles": s.warmup_articles}
+    base = {
+        "target": target.name,
+        "device": s.device,
+        "threads": s.threads,
+        "articles": str(articles_path),
+        "warmup_articles": s.warmup_articles,
+    }
     ckpt = target.spec
     if target.kind != "checkpoint":
         ckpt = str(work / f"ckpt-{target.name}")
@@ -730,16 +909,38 @@ def bench_target(runner: Runner, target: Target, s: Settings, articles_path: Pat
             return res
     base["checkpoint"] = ckpt
     res["araquote"] = [
-        runner.run("araquote", {**base, "dtype": dt, "batch_size": bs, "latency_articles": s.latency_articles,
-                                "spans_file": str(work / f"spans-{target.name}-{dt}-{bs}.json")})
-        for dt in s.dtypes for bs in s.batch_sizes
+        runner.run(
+            "araquote",
+            {
+                **base,
+                "dtype": dt,
+                "batch_size": bs,
+                "latency_articles": s.latency_articles,
+                "spans_file": str(work / f"spans-{target.name}-{dt}-{bs}.json"),
+            },
+        )
+        for dt in s.dtypes
+        for bs in s.batch_sizes
     ]
-    res["hf"] = [runner.run("hf", {**base, "dtype": dt, "hf_batch_sizes": s.hf_batch_sizes,
-                                   "hf_tune_articles": s.hf_tune_articles})
-                 for dt in s.dtypes if dt in HF_DTYPES]
+    res["hf"] = [
+        runner.run(
+            "hf", {**base, "dtype": dt, "hf_batch_sizes": s.hf_batch_sizes, "hf_tune_articles": s.hf_tune_articles}
+        )
+        for dt in s.dtypes
+        if dt in HF_DTYPES
+    ]
     if first and s.rss_articles:
-        res["rss_check"] = runner.run("rss", {**base, "dtype": s.dtypes[0], "batch_size": s.batch_sizes[0],
-                                              "rss_articles": s.rss_articles, "rss_mark": s.rss_mark, "work": str(work)})
+        res["rss_check"] = runner.run(
+            "rss",
+            {
+                **base,
+                "dtype": s.dtypes[0],
+                "batch_size": s.batch_sizes[0],
+                "rss_articles": s.rss_articles,
+                "rss_mark": s.rss_mark,
+                "work": str(work),
+            },
+        )
     res["agreement"] = span_agreement(res["araquote"], s.batch_sizes[0])
     res["ratios"] = ratios(res)
     if not s.keep_work and target.kind != "checkpoint":
@@ -764,11 +965,17 @@ def ratios(res: dict[str, Any]) -> dict[str, Any]:
     """The headline ratios; every one names what it divides (see README)."""
     aq = best_per_dtype(res.get("araquote", []))
     hf = best_per_dtype(res.get("hf", []))
-    out: dict[str, Any] = {"araquote_over_bare_tokens_per_s": {}, "araquote_over_hf_articles_per_s": {},
-                           "araquote_over_hf_tokens_per_s": {}, "over_fp32_articles_per_s": {}}
+    out: dict[str, Any] = {
+        "araquote_over_bare_tokens_per_s": {},
+        "araquote_over_hf_articles_per_s": {},
+        "araquote_over_hf_tokens_per_s": {},
+        "over_fp32_articles_per_s": {},
+    }
     for r in _ok(res.get("araquote", [])):
         if r["bare"].get("tokens_per_s"):
-            out["araquote_over_bare_tokens_per_s"][f"{r['dtype']}/bs{r['batch_size']}"] = r["tokens_per_s"] / r["bare"]["tokens_per_s"]
+            out["araquote_over_bare_tokens_per_s"][f"{r['dtype']}/bs{r['batch_size']}"] = (
+                r["tokens_per_s"] / r["bare"]["tokens_per_s"]
+            )
     for dt, h in hf.items():
         if dt in aq:
             out["araquote_over_hf_articles_per_s"][dt] = aq[dt]["articles_per_s"] / h["articles_per_s"]
@@ -793,8 +1000,12 @@ def span_agreement(rows: list[dict[str, Any]], batch_size: int) -> dict[str, Any
         other = Counter(map(tuple, json.loads(Path(path).read_text(encoding="utf-8"))))
         same = sum((ref & other).values())
         total = sum(ref.values()) + sum(other.values())
-        out[dt] = {"agreement": 2 * same / total if total else 1.0, "identical": same,
-                   "fp32_spans": sum(ref.values()), "spans": sum(other.values())}
+        out[dt] = {
+            "agreement": 2 * same / total if total else 1.0,
+            "identical": same,
+            "fp32_spans": sum(ref.values()),
+            "spans": sum(other.values()),
+        }
     return out
 
 
@@ -829,38 +1040,77 @@ def run_benchmark(s: Settings, command: str) -> dict[str, Any]:
     write_jsonl(articles_path, articles)
     runner = Runner(work)
     lengths = [len(a["text"]) for a in articles]
+    t0 = time.perf_counter()
     report: dict[str, Any] = {
         "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "machine": runner.run("info", {"device": s.device, "threads": s.threads}),
         "settings": _settings_dict(s),
-        "articles": {"source": str(s.data), "count": len(articles), "first_id": articles[0]["id"],
-                     "last_id": articles[-1]["id"], "chars_total": sum(lengths), "chars_mean": sum(lengths) / len(lengths),
-                     "chars_max": max(lengths)},
+        "articles": {
+            "source": str(s.data),
+            "count": len(articles),
+            "first_id": articles[0]["id"],
+            "last_id": articles[-1]["id"],
+            "chars_total": sum(lengths),
+            "chars_mean": sum(lengths) / len(lengths),
+            "chars_max": max(lengths),
+        },
+        "load_avg_start": _loadavg(),
         "notes": list(s.notes),
         "targets": [],
     }
+    _warn_if_busy(report)
     first = True
     for target in s.targets:
         res = bench_target(runner, target, s, articles_path, work, first)
         first = first and "skipped" in res
         report["targets"].append(res)
+    report["load_avg_end"] = _loadavg()
+    report["total_s"] = round(time.perf_counter() - t0, 1)
     if s.keep_work:
         report["work_dir"] = str(work)
     else:
         shutil.rmtree(work, ignore_errors=True)
+        for t in report["targets"]:
+            for row in t.get("araquote", []):
+                row.pop("spans_file", None)
     (s.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     (s.out / "report.md").write_text(render_markdown(report), encoding="utf-8")
     return report
 
 
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _warn_if_busy(report: dict[str, Any]) -> None:
+    """Note a machine that was already busy: its figures are slower and noisier than an idle machine's."""
+    load, cores = report["load_avg_start"], report["machine"].get("usable_cores")
+    if load and cores and load[0] > 0.25 * cores:
+        report["notes"].append(
+            f"the machine was busy at the start (1-minute load average {load[0]} on {cores} cores): "
+            "figures are slower and noisier than on an idle machine; rerun there for numbers to quote."
+        )
+
+
 def _settings_dict(s: Settings) -> dict[str, Any]:
     return {
-        "device": s.device, "dtypes": s.dtypes, "batch_sizes": s.batch_sizes, "hf_batch_sizes": s.hf_batch_sizes,
-        "hf_tune_articles": s.hf_tune_articles, "latency_articles": s.latency_articles,
-        "warmup_articles": s.warmup_articles, "rss_articles": s.rss_articles, "rss_mark": s.rss_mark,
-        "threads": s.threads or "torch default", "chunk_docs": CHUNK_DOCS, "smoke": s.smoke,
+        "device": s.device,
+        "dtypes": s.dtypes,
+        "batch_sizes": s.batch_sizes,
+        "hf_batch_sizes": s.hf_batch_sizes,
+        "hf_tune_articles": s.hf_tune_articles,
+        "latency_articles": s.latency_articles,
+        "warmup_articles": s.warmup_articles,
+        "rss_articles": s.rss_articles,
+        "rss_mark": s.rss_mark,
+        "threads": s.threads or "torch default",
+        "chunk_docs": CHUNK_DOCS,
+        "smoke": s.smoke,
         "targets": [{"name": t.name, "spec": t.spec, "kind": t.kind} for t in s.targets],
     }
 
@@ -877,34 +1127,60 @@ def _f(x: Any, digits: int = 1) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
-            *("| " + " | ".join(r) + " |" for r in rows), ""]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+    ]
 
 
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown tables, with the command that produced it."""
     m, a, st = report["machine"], report["articles"], report["settings"]
-    lines = ["# araquote speed benchmark", "", f"Command: `{report['command']}`  ", f"Date: {report['date']}, "
-             f"commit {report.get('commit') or 'unknown'}", ""]
+    lines = [
+        "# araquote speed benchmark",
+        "",
+        f"Command: `{report['command']}`  ",
+        f"Date: {report['date']}, commit {report.get('commit') or 'unknown'}",
+        "",
+    ]
     if "error" in m:
         lines += [f"Machine info failed: {m['error']}", ""]
     else:
         flags = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in m["cpu_flags"].items())
-        lines += [f"Machine: {m['cpu_model']}, {m['logical_cores']} logical cores ({m['usable_cores']} usable), "
-                  f"torch threads {m['torch_threads']}, RAM {m['ram_gb']} GB{', GPU ' + m['gpu'] if m.get('gpu') else ''}.  ",
-                  f"CPU flags: {flags}.  ", f"torch {m['torch']}, transformers {m['transformers']}, "
-                  f"tokenizers {m['tokenizers']}, Python {m['python']}; a worker with only the libraries loaded has "
-                  f"RSS {m['worker_baseline_rss_mb']} MB.", ""]
-    lines += [f"Device {st['device']}. Articles: the first {a['count']} of {a['source']} ({a['first_id']} … {a['last_id']}), "
-              f"{a['chars_mean']:.0f} characters on average, {a['chars_max']} at most.", ""]
+        lines += [
+            f"Machine: {m['cpu_model']}, {m['logical_cores']} logical cores ({m['usable_cores']} usable), "
+            f"torch threads {m['torch_threads']}, RAM {m['ram_gb']} GB{', GPU ' + m['gpu'] if m.get('gpu') else ''}.  ",
+            f"CPU flags: {flags}.  ",
+            f"torch {m['torch']}, transformers {m['transformers']}, "
+            f"tokenizers {m['tokenizers']}, Python {m['python']}; a worker with only the libraries loaded has "
+            f"RSS {m['worker_baseline_rss_mb']} MB.",
+            "",
+        ]
+    lines += [
+        f"Load average (1, 5, 15 min) at start {report.get('load_avg_start')}, at end {report.get('load_avg_end')}; "
+        f"total {report.get('total_s')} s.",
+        "",
+    ]
+    lines += [
+        f"Device {st['device']}. Articles: the first {a['count']} of {a['source']} ({a['first_id']} … {a['last_id']}), "
+        f"{a['chars_mean']:.0f} characters on average, {a['chars_max']} at most.",
+        "",
+    ]
     lines += [f"- {n}" for n in report["notes"]] + ([""] if report["notes"] else [])
     for t in report["targets"]:
         lines += _render_target(t)
-    lines += ["## Method", "", "See `benchmarks/README.md`. In short: each configuration runs in a fresh worker process; "
-              f"{st['warmup_articles']} articles are tagged untimed first; latency tags {st['latency_articles']} articles "
-              "(spread over the list) one at a time and times each call; tokens are real subword ids of every window, "
-              "specials included, padding excluded; the HF batch size is the fastest of those tried on "
-              f"{st['hf_tune_articles']} articles.", ""]
+    lines += [
+        "## Method",
+        "",
+        "See `benchmarks/README.md`. In short: each configuration runs in a fresh worker process; "
+        f"{st['warmup_articles']} articles are tagged untimed first; latency tags {st['latency_articles']} articles "
+        "(spread over the list) one at a time and times each call; tokens are real subword ids of every window, "
+        "specials included, padding excluded; the HF batch size is the fastest of those tried on "
+        f"{st['hf_tune_articles']} articles.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -917,11 +1193,30 @@ def _render_target(t: dict[str, Any]) -> list[str]:
         return lines + [f"Build failed: {b['error']}", ""]
     if b:
         e = b["encoder"]
-        lines += [f"Encoder: {e['model_type']}, {e['num_hidden_layers']} layers, hidden {e['hidden_size']}, "
-                  f"{e['num_attention_heads']} heads, intermediate {e['intermediate_size']}, vocab {e['vocab_size']} "
-                  f"(tokenizer {b['tokenizer_vocab']} pieces); {b['parameters']:,} parameters; random heads.", ""]
+        lines += [
+            f"Encoder: {e['model_type']}, {e['num_hidden_layers']} layers, hidden {e['hidden_size']}, "
+            f"{e['num_attention_heads']} heads, intermediate {e['intermediate_size']}, vocab {e['vocab_size']} "
+            f"(tokenizer {b['tokenizer_vocab']} pieces); {b['parameters']:,} parameters; "
+            + ("random weights throughout." if t["kind"] == "random-init" else "pretrained encoder, random heads."),
+            "",
+        ]
+    facts = next((r["checkpoint"] for r in t.get("araquote", []) if "checkpoint" in r), None)
+    if facts:
+        lines += [
+            f"araquote checkpoint: encoder {facts['encoder'] or '?'}, normalisation {facts['normalisation']}, "
+            f"windows of {facts['max_length']} subwords with stride {facts['stride']}; labels "
+            + "; ".join(f"{k}: {', '.join(v)}" for k, v in facts["labels"].items())
+            + ".",
+            "",
+        ]
     if t["kind"] != "checkpoint":
         lines += ["Heads are random: span counts and agreement figures are a sanity check only.", ""]
+    elif facts and facts["normalisation"] != "none":
+        lines += [
+            f"The HF pipeline reads the raw text: it skips the checkpoint's '{facts['normalisation']}' "
+            "normalisation (its speed is comparable, its labels are not).",
+            "",
+        ]
     lines += ["### araquote (`Tagger.tag_documents`) and the bare forward on the same windows", ""]
     rows = []
     for r in t.get("araquote", []):
@@ -929,23 +1224,75 @@ def _render_target(t: dict[str, Any]) -> list[str]:
             rows.append([r["error"]] + [""] * 10)
             continue
         lat, bare = r["latency"], r["bare"]
-        rows.append([r["dtype"], str(r["batch_size"]), _f(r["wall_s"], 2), _f(r["articles_per_s"], 2),
-                     _f(r["tokens_per_s"], 0), _f(lat["p50_s"], 3), _f(lat["p95_s"], 3), _f(r["peak_rss_mb"], 0),
-                     _f(r["gpu_peak_mb"], 0), _f(bare["tokens_per_s"], 0),
-                     _f(r["tokens_per_s"] / bare["tokens_per_s"] if bare["tokens_per_s"] else None, 2)])
-    lines += _table(["dtype", "batch", "wall s", "articles/s", "tokens/s", "p50 s/article", "p95 s/article",
-                     "peak RSS MB", "GPU peak MB", "bare tokens/s", "araquote ÷ bare"], rows)
-    lines += ["### Hugging Face `token-classification` pipeline (aggregation first, stride 128, one 9-label head)", ""]
+        rows.append(
+            [
+                r["dtype"],
+                str(r["batch_size"]),
+                _f(r["wall_s"], 2),
+                _f(r["articles_per_s"], 2),
+                _f(r["tokens_per_s"], 0),
+                _f(lat["p50_s"], 3),
+                _f(lat["p95_s"], 3),
+                _f(r["peak_rss_mb"], 0),
+                _f(r["gpu_peak_mb"], 0),
+                _f(bare["tokens_per_s"], 0),
+                _f(r["tokens_per_s"] / bare["tokens_per_s"] if bare["tokens_per_s"] else None, 2),
+            ]
+        )
+    lines += _table(
+        [
+            "dtype",
+            "batch",
+            "wall s",
+            "articles/s",
+            "tokens/s",
+            "p50 s/article",
+            "p95 s/article",
+            "peak RSS MB",
+            "GPU peak MB",
+            "bare tokens/s",
+            "araquote ÷ bare",
+        ],
+        rows,
+    )
+    hf_ok = [r for r in t.get("hf", []) if "error" not in r]
+    shape = (
+        f", chunks of {hf_ok[0]['max_length']} tokens, stride {hf_ok[0]['stride']}, one {hf_ok[0]['labels']}-label head"
+        if hf_ok
+        else ""
+    )
+    lines += [f"### Hugging Face `token-classification` pipeline (aggregation first{shape})", ""]
     rows = []
     for r in t.get("hf", []):
         if "error" in r:
             rows.append([r["error"]] + [""] * 7)
             continue
         tried = ", ".join(f"{x['batch_size']}: {x['articles_per_s']:.2f}" for x in r["tuning"])
-        rows.append([r["dtype"], tried, str(r["batch_size"]), _f(r["wall_s"], 2), _f(r["articles_per_s"], 2),
-                     _f(r["tokens_per_s"], 0), _f(r["peak_rss_mb"], 0), _f(r["gpu_peak_mb"], 0)])
-    lines += _table(["dtype", "tried (batch: articles/s)", "chosen", "wall s", "articles/s", "tokens/s (its chunks)",
-                     "peak RSS MB", "GPU peak MB"], rows)
+        rows.append(
+            [
+                r["dtype"],
+                tried,
+                str(r["batch_size"]),
+                _f(r["wall_s"], 2),
+                _f(r["articles_per_s"], 2),
+                _f(r["tokens_per_s"], 0),
+                _f(r["peak_rss_mb"], 0),
+                _f(r["gpu_peak_mb"], 0),
+            ]
+        )
+    lines += _table(
+        [
+            "dtype",
+            "tried (batch: articles/s)",
+            "chosen",
+            "wall s",
+            "articles/s",
+            "tokens/s (its chunks)",
+            "peak RSS MB",
+            "GPU peak MB",
+        ],
+        rows,
+    )
     lines += _render_ratios(t)
     if "rss_check" in t:
         lines += _render_rss(t["rss_check"])
@@ -954,24 +1301,41 @@ def _render_target(t: dict[str, Any]) -> list[str]:
 
 def _render_ratios(t: dict[str, Any]) -> list[str]:
     r = t.get("ratios", {})
-    rows = [[f"araquote ÷ HF, articles/s ({dt})", _f(v, 2)] for dt, v in r.get("araquote_over_hf_articles_per_s", {}).items()]
-    rows += [[f"araquote ÷ HF, tokens/s ({dt}; each counts its own tokens)", _f(v, 2)]
-             for dt, v in r.get("araquote_over_hf_tokens_per_s", {}).items()]
-    rows += [[f"araquote ÷ bare forward, tokens/s ({k})", _f(v, 2)] for k, v in r.get("araquote_over_bare_tokens_per_s", {}).items()]
+    rows = [
+        [f"araquote ÷ HF, articles/s ({dt})", _f(v, 2)]
+        for dt, v in r.get("araquote_over_hf_articles_per_s", {}).items()
+    ]
+    rows += [
+        [f"araquote ÷ HF, tokens/s ({dt}; each counts its own tokens)", _f(v, 2)]
+        for dt, v in r.get("araquote_over_hf_tokens_per_s", {}).items()
+    ]
+    rows += [
+        [f"araquote ÷ bare forward, tokens/s ({k})", _f(v, 2)]
+        for k, v in r.get("araquote_over_bare_tokens_per_s", {}).items()
+    ]
     rows += [[f"araquote {dt} ÷ fp32, articles/s", _f(v, 2)] for dt, v in r.get("over_fp32_articles_per_s", {}).items()]
-    rows += [[f"span agreement {dt} vs fp32 (identical spans)", f"{v['agreement']:.3f} ({v['identical']:,} of "
-              f"{v['fp32_spans']:,} / {v['spans']:,})"] for dt, v in t.get("agreement", {}).items()]
+    rows += [
+        [
+            f"span agreement {dt} vs fp32 (identical spans)",
+            f"{v['agreement']:.3f} ({v['identical']:,} of {v['fp32_spans']:,} / {v['spans']:,})",
+        ]
+        for dt, v in t.get("agreement", {}).items()
+    ]
     return ["### Ratios (best batch size per dtype)", "", *_table(["ratio", "value"], rows)]
 
 
 def _render_rss(r: dict[str, Any]) -> list[str]:
     if "error" in r:
         return ["### Memory check", "", f"Failed: {r['error']}", ""]
-    return ["### Memory check (`run_tag_job` streaming, RSS sampled every 0.2 s)", "",
-            f"{r['articles']:,} articles ({r['distinct_articles']} distinct, cycled), {r['dtype']}, batch {r['batch_size']}: "
-            f"{r['articles_per_s']:.2f} articles/s; RSS at article {r['mark']}: {_f(r['rss_at_mark_mb'])} MB, at the end: "
-            f"{_f(r['rss_end_mb'])} MB, growth {_f(r['growth_pct'], 1)} %; sampled peak {_f(r['peak_sampled_mb'])} MB "
-            f"({r['samples']} samples). Counts: {r['counts']}.", ""]
+    return [
+        "### Memory check (`run_tag_job` streaming, RSS sampled every 0.2 s)",
+        "",
+        f"{r['articles']:,} articles ({r['distinct_articles']} distinct, cycled), {r['dtype']}, batch {r['batch_size']}: "
+        f"{r['articles_per_s']:.2f} articles/s; RSS at article {r['mark']}: {_f(r['rss_at_mark_mb'])} MB, at the end: "
+        f"{_f(r['rss_end_mb'])} MB, growth {_f(r['growth_pct'], 1)} %; sampled peak {_f(r['peak_sampled_mb'])} MB "
+        f"({r['samples']} samples). Counts: {r['counts']}.",
+        "",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -982,11 +1346,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    failed = [r["error"] for t in report["targets"] for key in ("build", "araquote", "hf", "rss_check")
-              for r in (t.get(key) if isinstance(t.get(key), list) else [t.get(key)]) if r and "error" in r]
-    print(f"wrote {settings.out / 'report.json'} and {settings.out / 'report.md'}"
-          + (f"; {len(failed)} job(s) failed" if failed else ""), file=sys.stderr)
-    return 1 if failed else 0
+    failed = [
+        r["error"]
+        for t in report["targets"]
+        for key in ("build", "araquote", "hf", "rss_check")
+        for r in (t.get(key) if isinstance(t.get(key), list) else [t.get(key)])
+        if r and "error" in r
+    ]
+    measured = [t for t in report["targets"] if "skipped" not in t]
+    print(
+        f"wrote {settings.out / 'report.json'} and {settings.out / 'report.md'}"
+        + (f"; {len(failed)} job(s) failed" if failed else "")
+        + ("" if measured else "; nothing was measured (every target was skipped)"),
+        file=sys.stderr,
+    )
+    return 1 if failed or not measured else 0
 
 
 if __name__ == "__main__":

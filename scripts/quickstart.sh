@@ -9,7 +9,8 @@ A=.venv/bin/araquote
 echo "== 1/5 validate the bundled corpus"
 $A data validate data/corpus/train.jsonl data/corpus/dev.jsonl data/corpus/test.jsonl
 echo "== 2/5 train configs/quickstart.yaml (from scratch, CPU)"
-$A train configs/quickstart.yaml --set "output_dir=$OUT" "$@"
+# shellcheck disable=SC2086  # ARAQUOTE_TRAIN_ARGS is a list of extra --set options (the README test uses it)
+$A train configs/quickstart.yaml --set "output_dir=$OUT" ${ARAQUOTE_TRAIN_ARGS:-} "$@"
 echo "== 3/5 evaluate on the test split (model and rules baseline)"
 $A evaluate --model "$OUT/model" --data data/corpus/test.jsonl -o "$OUT/eval_test.json"
 $A evaluate --model rules --data data/corpus/test.jsonl -o "$OUT/eval_test_rules.json"

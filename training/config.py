@@ -65,6 +65,7 @@ class ModelConfig:
     max_subwords_per_word: int = 16
     dropout: float = 0.1
     trust_remote_code: bool = False
+    word_features: str = ""  # "" or "lexical": cue/complementiser/quotation-mark features for small from-scratch encoders
     freeze_embeddings: bool = False  # keep the (large) input embedding matrix fixed: much faster on CPU
 
 
@@ -210,32 +211,43 @@ def check(cfg: Config, where: str) -> None:
                 problems.append(f"data.{split}[{i}].format must be one of {', '.join(FORMATS)}, got {src.format!r}")
             if src.portion is not None and not (len(src.portion) == 2 and 0 <= src.portion[0] < src.portion[1] <= 1):
                 problems.append(f"data.{split}[{i}].portion must be [from, to] with 0 <= from < to <= 1, got {src.portion}")
-            if src.weight <= 0:
-                problems.append(f"data.{split}[{i}].weight must be > 0, got {src.weight}")
+            if not 0 < src.weight < float("inf"):  # written so that NaN fails too
+                problems.append(f"data.{split}[{i}].weight must be > 0 and finite, got {src.weight}")
     if m.max_length < 16 or m.max_length > 8192:
         problems.append(f"model.max_length must be in 16..8192, got {m.max_length}")
     if not 0 <= m.stride < m.max_length - 2:
         problems.append(f"model.stride must be >= 0 and < model.max_length - 2 ({m.max_length - 2}), got {m.stride}")
     if not 1 <= m.max_subwords_per_word <= m.max_length // 4:
         problems.append(f"model.max_subwords_per_word must be in 1..{m.max_length // 4}, got {m.max_subwords_per_word}")
+    if m.word_features not in ("", "lexical"):
+        problems.append(f"model.word_features must be '' or 'lexical', got {m.word_features!r}")
     if not 0 <= m.dropout < 1:
         problems.append(f"model.dropout must be in [0, 1), got {m.dropout}")
     sc = m.from_scratch
-    if sc.hidden_size % sc.num_heads:
+    small = [name for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size",
+                               "max_position_embeddings") if getattr(sc, name) < 1]
+    if small:
+        problems.append(f"model.from_scratch.{', '.join(small)} must be >= 1")
+    elif sc.hidden_size % sc.num_heads:
         problems.append(f"model.from_scratch.hidden_size ({sc.hidden_size}) must be divisible by num_heads ({sc.num_heads})")
     if m.encoder == "from_scratch" and sc.max_position_embeddings < m.max_length:
         problems.append("model.from_scratch.max_position_embeddings must be >= model.max_length")
     for name in ("epochs", "batch_size", "grad_accum", "eval_batch_size", "log_every"):
         if getattr(t, name) < 1:
             problems.append(f"train.{name} must be >= 1, got {getattr(t, name)}")
-    if t.learning_rate <= 0 or t.learning_rate > 1:
+    if not 0 < t.learning_rate <= 1:  # written so that NaN fails too
         problems.append(f"train.learning_rate must be in (0, 1], got {t.learning_rate}")
     if not 0 <= t.warmup_ratio < 1:
         problems.append(f"train.warmup_ratio must be in [0, 1), got {t.warmup_ratio}")
     if t.precision not in PRECISIONS:
         problems.append(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
-    if min(t.max_steps, t.checkpoint_every_steps, t.early_stopping_patience, t.num_threads) < 0 or t.max_minutes < 0:
+    if min(t.max_steps, t.checkpoint_every_steps, t.early_stopping_patience, t.num_threads) < 0 or not t.max_minutes >= 0:
         problems.append("train.max_steps, checkpoint_every_steps, early_stopping_patience, num_threads, max_minutes must be >= 0")
+    if not 0 <= t.max_grad_norm < float("inf") or not 0 <= t.weight_decay < float("inf"):
+        problems.append(f"train.max_grad_norm (0 = no clipping) and train.weight_decay must be >= 0 and finite, "
+                        f"got {t.max_grad_norm} and {t.weight_decay}")
+    if not 0 <= cfg.seed < 2**32:
+        problems.append(f"seed must be in 0..{2**32 - 1}, got {cfg.seed}")
     if cfg.hub.push_to_hub and not cfg.hub.repo_id:
         problems.append("hub.push_to_hub needs hub.repo_id")
     if problems:

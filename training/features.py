@@ -21,6 +21,7 @@ class Feature:
     labels: dict[str, list[int]]
     weight: float = 1.0
     doc_id: str = ""
+    feature_ids: list[int] | None = None
 
 
 def word_tags(doc: Document, words: Sequence[Word], layer: str) -> list[str]:
@@ -55,9 +56,10 @@ def build_features(
     max_subwords_per_word: int,
     cls_id: int,
     sep_id: int,
+    word_features: str = "",
 ) -> list[Feature]:
     """Windows with aligned labels for every document; layers a document is not annotated for stay ignored."""
-    encoded: list[Encoded] = encode_documents([d.text for d in docs], tokenizer, normalise, max_subwords_per_word)
+    encoded: list[Encoded] = encode_documents([d.text for d in docs], tokenizer, normalise, max_subwords_per_word, word_features)
     tag_index = {layer: {t: i for i, t in enumerate(bio_labels(labs))} for layer, labs in labels.items()}
     features: list[Feature] = []
     for d, (doc, enc) in enumerate(zip(docs, encoded)):
@@ -73,5 +75,5 @@ def build_features(
                     per_layer[layer] = align_labels(win.word_starts, doc_tags[layer][win.first : win.last], len(win))
                 else:
                     per_layer[layer] = [IGNORE] * len(win)
-            features.append(Feature(win.input_ids, per_layer, float(doc.meta.get("weight", 1.0)), doc.id))
+            features.append(Feature(win.input_ids, per_layer, float(doc.meta.get("weight", 1.0)), doc.id, win.feature_ids))
     return features

@@ -68,6 +68,7 @@ def build_model(cfg: Config, train_docs: Sequence[Document], labels: dict[str, l
         max_length=m.max_length,
         stride=m.stride,
         max_subwords_per_word=m.max_subwords_per_word,
+        word_features=m.word_features,
         encoder=m.encoder,
         training_config=cfg.to_dict(),
     )
@@ -112,7 +113,14 @@ def collate(features: Sequence[Feature], layers: Sequence[str], pad_id: int) -> 
         for layer in layers:
             labels[layer][r, :n] = torch.tensor(f.labels[layer])
     weights = torch.tensor([f.weight for f in features], dtype=torch.float32)
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights}
+    feature_ids = None
+    if features[0].feature_ids is not None:
+        from araquote.inference.wordfeatures import SPECIAL_FEATURE
+
+        feature_ids = torch.full((len(features), width), SPECIAL_FEATURE, dtype=torch.long)
+        for r, f in enumerate(features):
+            feature_ids[r, : len(f.input_ids)] = torch.tensor(f.feature_ids)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "feature_ids": feature_ids}
 
 
 def evaluate_docs(tagger: Tagger, gold: Sequence[Document]) -> dict[str, Any]:
@@ -166,7 +174,8 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
             p.requires_grad_(False)
     normalise = get_normaliser(model.meta.normalisation)
     tagger_ids = Tagger(model, tokenizer, device="cpu")  # only for special-token ids
-    feats = build_features(train_docs, tokenizer, labels, normalise, m.max_length, m.stride, m.max_subwords_per_word, tagger_ids.cls_id, tagger_ids.sep_id)
+    feats = build_features(train_docs, tokenizer, labels, normalise, m.max_length, m.stride, m.max_subwords_per_word,
+                           tagger_ids.cls_id, tagger_ids.sep_id, model.meta.word_features)
     if not feats:
         raise ValueError("no training windows: the training data holds no text")
     model.train()
@@ -194,7 +203,8 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
         for b in range(state["batch_in_epoch"], len(batches)):
             batch = collate([feats[i] for i in batches[b]], list(labels), pad_id)
             batch = _to(batch, accelerator.device)
-            loss = model(batch["input_ids"], batch["attention_mask"], batch["labels"], batch["weights"])["loss"] / cfg.train.grad_accum
+            loss = model(batch["input_ids"], batch["attention_mask"], batch["labels"], batch["weights"],
+                         batch["feature_ids"])["loss"] / cfg.train.grad_accum
             accelerator.backward(loss)
             state["batch_in_epoch"] = b + 1
             if (b + 1) % cfg.train.grad_accum and b + 1 < len(batches):
@@ -249,6 +259,7 @@ def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
         "attention_mask": batch["attention_mask"].to(device),
         "labels": {k: v.to(device) for k, v in batch["labels"].items()},
         "weights": batch["weights"].to(device),
+        "feature_ids": None if batch["feature_ids"] is None else batch["feature_ids"].to(device),
     }
 
 

@@ -1,0 +1,985 @@
+"""``araquote benchmark CONFIG``: train or load systems, score them on held-out suites, write a report.
+
+A benchmark config (YAML, unknown keys refused) names ``seeds``, ``systems`` and
+``suites``. A system is trained from a training config once per seed
+(``{name, train, set}``), loaded from a checkpoint (``{name, model}``) or the
+rule baseline (``{name, rules: true}``). A suite is a list of data sources
+(like ``data.test`` of a training config), the systems to score on it, and
+optional published figures to show beside ours. Every system is scored with
+the one scorer (:func:`araquote.training.metrics.score`).
+
+Output folder (default ``benchmarks/results/<name>``)::
+
+    report.json                 validated against benchmarks/report.schema.json
+    report.md                   tables and charts for people
+    charts/*.png                per-label F1, precision/recall, entity confusion
+    runs/<system>/seed-<s>/     training output; reused when metrics.json is there
+
+``quick=True`` replaces every trained system by a tiny from-scratch model
+trained in seconds on a few documents, uses one seed and scores the first few
+documents of each suite: a smoke test of the whole pipeline, not a result.
+Suites whose data files are missing are skipped with a note, never an error.
+Paths in a benchmark config are relative to the working directory, as in
+training configs.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import re
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from araquote.inference.schema import (
+    ATTRIBUTION,
+    ATTRIBUTION_LABELS,
+    ENTITIES,
+    LAYERS,
+    OUTSIDE,
+    AraquoteError,
+    Document,
+    DocumentError,
+)
+
+from .config import FORMATS, ConfigError, DataSource, from_dict, load_config
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "report.schema.json"
+DEVICES = ("auto", "cpu", "cuda")
+PACKAGES = ("araquote", "torch", "transformers", "tokenizers", "accelerate", "datasets", "seqeval", "numpy", "scipy",
+            "matplotlib", "jsonschema")
+# The tiny model of --quick: trains in seconds on 2 CPU cores; the step count comes from QuickSettings.
+QUICK_OVERRIDES = (
+    "model.encoder=from_scratch", "model.from_scratch.vocab_size=500", "model.from_scratch.hidden_size=64",
+    "model.from_scratch.num_layers=2", "model.from_scratch.num_heads=2", "model.from_scratch.intermediate_size=128",
+    "model.from_scratch.max_position_embeddings=64", "model.max_length=64", "model.stride=16",
+    "model.max_subwords_per_word=8", "model.freeze_embeddings=false", "train.epochs=1", "train.early_stopping_patience=0",
+    "train.precision=fp32", "train.max_minutes=2", "train.checkpoint_every_steps=0", "train.tensorboard=false",
+    "hub.push_to_hub=false", "data.test=[]",
+)
+
+
+class BenchmarkError(AraquoteError, ValueError):
+    """A benchmark cannot run: a stale run folder, a missing package, a report that breaks its schema."""
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+@dataclass
+class SystemSpec:
+    """One system: exactly one of ``train`` (a training config), ``model`` (a checkpoint dir) or ``rules``."""
+
+    name: str
+    train: str | None = None
+    set: list[str] = field(default_factory=list)  # dot overrides for ``train``, e.g. train.epochs=3
+    model: str | None = None
+    rules: bool = False
+    description: str = ""
+
+
+@dataclass
+class PublishedFigure:
+    """Reference F1 figures (fractions, 0.8370 for 83.70) to show beside ours; ``per_type``: label -> F1."""
+
+    name: str = ""
+    layer: str = ENTITIES
+    micro: float | None = None
+    macro: float | None = None
+    per_type: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass
+class SuiteSpec:
+    """Held-out data and the systems scored on it."""
+
+    name: str
+    data: list[DataSource] = field(default_factory=list)
+    systems: list[str] = field(default_factory=list)
+    split: str = "test"
+    description: str = ""
+    max_docs: int = 0  # first N documents of the suite (0 = all)
+    published: list[PublishedFigure] = field(default_factory=list)
+    label_map: dict[str, str] = field(default_factory=dict)  # entity label -> label (or O: dropped), gold and predicted
+
+
+@dataclass
+class QuickSettings:
+    """Sizes used by ``--quick``."""
+
+    max_docs: int = 20  # documents per suite
+    train_docs: int = 60  # documents per training source
+    dev_docs: int = 10  # documents per dev source
+    max_steps: int = 20
+
+
+@dataclass
+class BenchmarkConfig:
+    name: str
+    description: str = ""
+    seeds: list[int] = field(default_factory=lambda: [13])
+    device: str = "auto"
+    systems: list[SystemSpec] = field(default_factory=list)
+    suites: list[SuiteSpec] = field(default_factory=list)
+    quick: QuickSettings = field(default_factory=QuickSettings)
+
+
+def load_benchmark_config(path: str | Path) -> BenchmarkConfig:
+    """Read and check a benchmark YAML file; every error names the file, the key path and the valid options."""
+    p, where = Path(path), str(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"benchmark config not found: {p}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping, got {type(raw).__name__}")
+    raw = dict(raw)
+    suites_raw = raw.pop("suites", [])
+    _require(BenchmarkConfig, raw, where, "")
+    for i, s in enumerate(raw.get("systems") or []):
+        _require(SystemSpec, s, where, f"systems[{i}]")
+    cfg = from_dict(BenchmarkConfig, raw, where)
+    if not isinstance(suites_raw, list):
+        raise ConfigError(f"{where}: 'suites' must be a list, got {suites_raw!r}")
+    cfg.suites = [_parse_suite(s, where, f"suites[{i}]") for i, s in enumerate(suites_raw)]
+    check_benchmark(cfg, where)
+    return cfg
+
+
+def _require(cls: type, raw: Any, where: str, path: str) -> None:
+    """Refuse a mapping that lacks a field without a default (``from_dict`` would fail with a TypeError)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: '{path or 'top level'}' must be a mapping, got {raw!r}")
+    for f in dataclasses.fields(cls):
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in raw:
+            raise ConfigError(f"{where}: '{path + '.' if path else ''}{f.name}' is required")
+
+
+def _parse_suite(raw: Any, where: str, path: str) -> SuiteSpec:
+    _require(SuiteSpec, raw, where, path)
+    raw = dict(raw)
+    published = raw.pop("published", None) or {}
+    label_map = raw.pop("label_map", None) or {}
+    for i, src in enumerate(raw.get("data") or []):
+        if isinstance(src, dict):
+            _require(DataSource, src, where, f"{path}.data[{i}]")
+    suite = from_dict(SuiteSpec, raw, where, path)
+    suite.label_map = _str_mapping(label_map, where, f"{path}.label_map")
+    if not isinstance(published, dict):
+        raise ConfigError(f"{where}: '{path}.published' must map a reference name to its figures, got {published!r}")
+    suite.published = [_parse_published(name, v, where, f"{path}.published.{name}") for name, v in published.items()]
+    return suite
+
+
+def _parse_published(name: Any, raw: Any, where: str, path: str) -> PublishedFigure:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: '{path}' must be a mapping such as {{micro: 0.8370, source: '...'}}, got {raw!r}")
+    raw = dict(raw)
+    per_type = raw.pop("per_type", None) or {}
+    if "name" in raw:
+        raise ConfigError(f"{where}: '{path}.name': the reference's name is its key ({name!r})")
+    fig = from_dict(PublishedFigure, raw, where, path)
+    fig.name = str(name)
+    if not isinstance(per_type, dict):
+        raise ConfigError(f"{where}: '{path}.per_type' must map labels to F1, got {per_type!r}")
+    fig.per_type = {str(k): _fraction(v, where, f"{path}.per_type.{k}") for k, v in per_type.items()}
+    for key in ("micro", "macro"):
+        if getattr(fig, key) is not None:
+            setattr(fig, key, _fraction(getattr(fig, key), where, f"{path}.{key}"))
+    return fig
+
+
+def _fraction(value: Any, where: str, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{where}: '{path}' must be an F1 fraction in [0, 1] (0.8370 for 83.70), got {value!r}")
+    return float(value)
+
+
+def _str_mapping(raw: Any, where: str, path: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        raise ConfigError(f"{where}: '{path}' must map label names to label names (or O to drop), got {raw!r}")
+    return dict(raw)
+
+
+def check_benchmark(cfg: BenchmarkConfig, where: str) -> None:
+    """Cross-field checks; all problems are reported at once."""
+    problems = []
+    if not re.fullmatch(r"[\w.-]+", cfg.name):
+        problems.append(f"name must be letters, digits, '.', '_' or '-' (it names the output folder), got {cfg.name!r}")
+    if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
+        problems.append(f"seeds must be a non-empty list of distinct integers, got {cfg.seeds}")
+    if cfg.device not in DEVICES:
+        problems.append(f"device must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
+    problems += _check_systems(cfg.systems)
+    known = [s.name for s in cfg.systems]
+    if not cfg.suites:
+        problems.append("suites needs at least one suite")
+    for i, suite in enumerate(cfg.suites):
+        problems += [f"suites[{i}] ({suite.name}): {p}" for p in _check_suite(suite, known)]
+    if len({s.name for s in cfg.suites}) != len(cfg.suites):
+        problems.append(f"suite names must be distinct, got {[s.name for s in cfg.suites]}")
+    q = cfg.quick
+    if min(q.max_docs, q.train_docs, q.dev_docs, q.max_steps) < 1:
+        problems.append("quick.max_docs, quick.train_docs, quick.dev_docs and quick.max_steps must be >= 1")
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+
+
+def _check_systems(systems: list[SystemSpec]) -> list[str]:
+    problems = []
+    if not systems:
+        problems.append("systems needs at least one system")
+    if len({s.name for s in systems}) != len(systems):
+        problems.append(f"system names must be distinct, got {[s.name for s in systems]}")
+    for i, s in enumerate(systems):
+        kinds = [k for k, on in (("train", s.train), ("model", s.model), ("rules", s.rules)) if on]
+        if len(kinds) != 1:
+            problems.append(f"systems[{i}] ({s.name}) needs exactly one of train, model, rules: true; got {kinds or 'none'}")
+        if s.set and not s.train:
+            problems.append(f"systems[{i}] ({s.name}): 'set' overrides apply to 'train' systems only")
+        if not re.fullmatch(r"[\w.-]+", s.name):
+            problems.append(f"systems[{i}].name must be letters, digits, '.', '_' or '-' (it names a folder), got {s.name!r}")
+    return problems
+
+
+def _check_suite(suite: SuiteSpec, known: list[str]) -> list[str]:
+    problems = []
+    if not suite.data:
+        problems.append("data needs at least one source")
+    for j, src in enumerate(suite.data):
+        if src.format not in FORMATS:
+            problems.append(f"data[{j}].format must be one of {', '.join(FORMATS)}, got {src.format!r}")
+    if not suite.systems:
+        problems.append("systems needs at least one system name")
+    for name in suite.systems:
+        if name not in known:
+            problems.append(f"unknown system {name!r}; systems defined: {', '.join(known) or 'none'}")
+    for fig in suite.published:
+        if fig.layer not in LAYERS:
+            problems.append(f"published.{fig.name}.layer must be one of {', '.join(LAYERS)}, got {fig.layer!r}")
+    if suite.max_docs < 0:
+        problems.append(f"max_docs must be >= 0, got {suite.max_docs}")
+    if not re.fullmatch(r"[\w.-]+", suite.name):
+        problems.append(f"name must be letters, digits, '.', '_' or '-' (it names chart files), got {suite.name!r}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------- systems
+
+
+@dataclass
+class Run:
+    """One trained (or loaded) model of a system, or the rules."""
+
+    seed: int | None
+    model_dir: str | None
+    train_seconds: float | None = None
+    steps: int | None = None
+    reused: bool = False
+
+
+@dataclass
+class System:
+    spec: SystemSpec
+    kind: str  # train | model | rules
+    encoder: str
+    runs: list[Run] = field(default_factory=list)
+    training_data: list[dict[str, Any]] = field(default_factory=list)
+    skipped: str | None = None  # why the system could not be built
+
+
+def prepare_system(spec: SystemSpec, seeds: list[int], out: Path, quick: QuickSettings | None, progress: bool) -> System:
+    """Train (or reuse) one run per seed, or point at a checkpoint, or the rules."""
+    if spec.rules:
+        return System(spec, "rules", "rules", [Run(None, None)])
+    if spec.model:
+        model_dir = _model_dir(spec.model)
+        meta = json.loads((model_dir / "araquote.json").read_text(encoding="utf-8"))
+        secs, steps = _train_time(model_dir.parent / "metrics.json")
+        return System(spec, "model", str(meta.get("encoder") or "?"), [Run(None, str(model_dir), secs, steps)])
+    system = System(spec, "train", "?")
+    for seed in seeds:
+        run_dir = out / "runs" / spec.name / (f"seed-{seed}-quick" if quick else f"seed-{seed}")
+        cfg = _training_config(spec, seed, run_dir, quick)
+        system.encoder = cfg.model.encoder
+        system.training_data = [{"split": split, **dataclasses.asdict(src)} for split in ("train", "dev")
+                                for src in getattr(cfg.data, split)]
+        missing = [s.path for split in ("train", "dev", "test") for s in getattr(cfg.data, split) if not Path(s.path).exists()]
+        if missing:
+            system.skipped = f"training data not found: {', '.join(missing)}"
+            return system
+        system.runs.append(_train_or_reuse(cfg, run_dir, progress))
+    return system
+
+
+def _model_dir(path: str) -> Path:
+    p = Path(path)
+    for cand in (p, p / "model"):
+        if (cand / "araquote.json").is_file():
+            return cand
+    raise BenchmarkError(f"model {path}: no araquote.json in {p} or {p / 'model'}; give a checkpoint written by 'araquote train'")
+
+
+def _train_time(metrics_path: Path) -> tuple[float | None, int | None]:
+    if not metrics_path.is_file():
+        return None, None
+    m = json.loads(metrics_path.read_text(encoding="utf-8"))
+    return m.get("train_seconds"), m.get("steps")
+
+
+def _training_config(spec: SystemSpec, seed: int, run_dir: Path, quick: QuickSettings | None) -> Any:
+    overrides = list(spec.set) + [f"seed={seed}", f"output_dir={run_dir}"]
+    if quick:
+        overrides += list(QUICK_OVERRIDES) + [f"train.max_steps={quick.max_steps}"]
+    cfg = load_config(spec.train or "", overrides)
+    if quick:
+        for split, limit in (("train", quick.train_docs), ("dev", quick.dev_docs)):
+            for src in getattr(cfg.data, split):
+                src.max_docs = min(src.max_docs or limit, limit)
+    return cfg
+
+
+def _train_or_reuse(cfg: Any, run_dir: Path, progress: bool) -> Run:
+    """Reuse a finished run trained with the same config; otherwise train (resuming an interrupted run)."""
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.is_file():
+        saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").is_file() else {}
+        diff = _diff_keys(saved or {}, cfg.to_dict())
+        if diff:
+            raise BenchmarkError(f"{run_dir} holds a finished run trained with another config (differs at: {', '.join(diff[:5])}); "
+                                 "delete that folder to retrain, or give another --out")
+        secs, steps = _train_time(metrics_path)
+        return Run(cfg.seed, str(run_dir / "model"), secs, steps, reused=True)
+    from .train import train
+
+    metrics = train(cfg, progress=progress)
+    return Run(cfg.seed, str(run_dir / "model"), metrics.get("train_seconds"), metrics.get("steps"))
+
+
+def _diff_keys(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str) for d in _diff_keys(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))]
+    return [] if a == b else [path or "top level"]
+
+
+def load_tagger(run: Run, device: str) -> Any:
+    """The tagger of one run: a checkpoint, or the rules."""
+    if run.model_dir is None:
+        from araquote.inference.rules import RuleTagger
+
+        return RuleTagger()
+    from araquote.inference.tagger import Tagger
+
+    return Tagger.from_pretrained(run.model_dir, device=device)
+
+
+# ---------------------------------------------------------------------------------------------- suites
+
+
+@dataclass
+class Suite:
+    spec: SuiteSpec
+    docs: list[Document] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None  # why it was skipped, or how it was limited
+
+    @property
+    def skipped(self) -> bool:
+        return not self.docs
+
+
+def load_suite(spec: SuiteSpec, quick: QuickSettings | None) -> Suite:
+    """Gold documents of a suite (first ``max_docs``; fewer with ``--quick``); missing files skip the suite."""
+    from .corpus import load_source
+
+    missing = [s.path for s in spec.data if not Path(s.path).exists()]
+    if missing:
+        return Suite(spec, note=f"skipped: data file(s) not found: {', '.join(missing)}")
+    suite = Suite(spec)
+    for src in spec.data:
+        try:
+            docs = load_source(src)
+        except DocumentError as exc:  # a broken file skips its suite (noted in the report), not the whole benchmark
+            return Suite(spec, note=f"skipped: cannot read {src.path} as {src.format}: {exc}")
+        suite.docs.extend(docs)
+        suite.sources.append({"path": src.path, "format": src.format, "split": spec.split, "doc_tokens": src.doc_tokens,
+                              "portion": src.portion, "max_docs": src.max_docs, "documents": len(docs)})
+    limit = min(x for x in (spec.max_docs, quick.max_docs if quick else 0) if x) if (spec.max_docs or quick) else 0
+    if limit and len(suite.docs) > limit:
+        suite.note = f"limited to the first {limit} of {len(suite.docs)} documents" + (" (--quick)" if quick else "")
+        suite.docs = suite.docs[:limit]
+    if not suite.docs:
+        suite.note = "skipped: the data holds no documents"
+    for d in suite.docs:
+        _map_labels(d, spec.label_map)
+    return suite
+
+
+def _map_labels(doc: Document, label_map: dict[str, str]) -> None:
+    """Rename entity labels in place; a label mapped to O is dropped (quote records never point at entities)."""
+    if not label_map:
+        return
+    kept = []
+    for s in doc.spans:
+        if s.layer == ENTITIES:
+            s.label = label_map.get(s.label, s.label)
+        if s.label != OUTSIDE:
+            kept.append(s)
+    doc.spans = kept
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+
+
+def headline(scores: dict[str, Any]) -> dict[str, float]:
+    """The figures compared across systems and averaged over seeds, from one score report."""
+    h: dict[str, float] = {}
+    for layer, v in scores.get("layers", {}).items():
+        for key in ("precision", "recall", "f1"):
+            h[f"{layer}.micro_{key}"] = v["micro"][key]
+        h[f"{layer}.macro_f1"] = v["macro"]["f1"]
+    q = scores.get("quotes")
+    if q:
+        for role in ATTRIBUTION_LABELS:
+            h[f"quotes.exact.{role}.f1"] = q["exact"][role]["f1"]
+            h[f"quotes.overlap.{role}.f1"] = q["overlap"][role]["f1"]
+        h["quotes.records@0.3.f1"] = q["records"]["overlap_0.3"]["f1"]
+        h["quotes.records@0.8.f1"] = q["records"]["overlap_0.8"]["f1"]
+        h["quotes.speaker_accuracy"] = q["speaker_accuracy"]
+    return h
+
+
+def aggregate(values: list[float]) -> dict[str, Any]:
+    """Mean and sample standard deviation (None for one value) of per-seed figures."""
+    n = len(values)
+    mean = sum(values) / n if n else 0.0
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
+    return {"mean": round(mean, 4), "std": None if std is None else round(std, 4), "n": n, "values": [round(v, 4) for v in values]}
+
+
+def summarise(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Headline and per-label (P/R/F1 per layer and label) mean and std over the runs of one system."""
+    keys = list(dict.fromkeys(k for r in runs for k in r["headline"]))
+    summary = {k: aggregate([r["headline"][k] for r in runs if k in r["headline"]]) for k in keys}
+    per_label: dict[str, Any] = {}
+    for layer in LAYERS:
+        reps = [r["scores"]["layers"][layer]["per_label"] for r in runs if layer in r["scores"].get("layers", {})]
+        if not reps:
+            continue
+        labels = list(dict.fromkeys(lab for rep in reps for lab in rep))
+        per_label[layer] = {
+            lab: {**{m: aggregate([rep[lab][m] for rep in reps if lab in rep]) for m in ("precision", "recall", "f1")},
+                  "support": max(rep[lab]["support"] for rep in reps if lab in rep)}
+            for lab in labels
+        }
+    return summary, per_label
+
+
+def score_run(tagger: Any, suite: Suite) -> tuple[dict[str, Any], list[Document], float]:
+    """Tag a suite's texts, map labels, score; returns scores, predictions and tagging seconds."""
+    from .metrics import score
+
+    started = time.perf_counter()
+    pred = list(tagger.tag_documents((d.id, d.text) for d in suite.docs))
+    seconds = time.perf_counter() - started
+    for d in pred:
+        _map_labels(d, suite.spec.label_map)
+    return score(suite.docs, pred), pred, seconds
+
+
+def entity_confusion(gold: list[Document], pred: list[Document]) -> dict[str, Any]:
+    """Word-level confusion of entity types (B-/I- collapsed, O included): rows gold, columns predicted."""
+    from araquote.inference.text import split_words
+
+    from .features import word_tags
+
+    by_id = {d.id: d for d in pred}
+    pairs: list[tuple[str, str]] = []
+    for g in gold:
+        words = split_words(g.text)
+        if words and ENTITIES in g.layers:
+            gt, pt = word_tags(g, words, ENTITIES), word_tags(by_id[g.id], words, ENTITIES)
+            pairs.extend((_type(a), _type(b)) for a, b in zip(gt, pt))
+    found = {x for pair in pairs for x in pair} - {OUTSIDE}
+    order = [lab for lab in ("PER", "ORG", "LOC", "MISC") if lab in found] + sorted(found - {"PER", "ORG", "LOC", "MISC"})
+    labels = [OUTSIDE] + order
+    index = {lab: i for i, lab in enumerate(labels)}
+    counts = [[0] * len(labels) for _ in labels]
+    for a, b in pairs:
+        counts[index[a]][index[b]] += 1
+    return {"labels": labels, "counts": counts}
+
+
+def _type(tag: str) -> str:
+    return tag[2:] if tag[:2] in ("B-", "I-") else tag
+
+
+def evaluate_systems(systems: dict[str, System], suites: list[Suite], device: str, progress: bool) -> dict[str, Any]:
+    """Score every run of every system on every suite that lists it; one model in memory at a time."""
+    results: dict[str, dict[str, Any]] = {s.spec.name: {} for s in suites}
+    confusion_suite = next((s for s in suites if not s.skipped and any(ENTITIES in d.layers for d in s.docs)), None)
+    for name, system in systems.items():
+        wanted = [s for s in suites if name in s.spec.systems and not s.skipped]
+        if system.skipped or not wanted:
+            continue
+        for k, run in enumerate(system.runs):
+            tagger = load_tagger(run, device)
+            for suite in wanted:
+                scores, pred, seconds = score_run(tagger, suite)
+                entry = results[suite.spec.name].setdefault(name, {"runs": [], "confusion": None})
+                entry["runs"].append({"seed": run.seed, "model_dir": run.model_dir, "train_seconds": run.train_seconds,
+                                      "eval_seconds": round(seconds, 3), "documents": len(suite.docs),
+                                      "headline": headline(scores), "scores": scores})
+                if k == 0 and suite is confusion_suite and ENTITIES in scores.get("layers", {}):
+                    entry["confusion"] = entity_confusion(suite.docs, pred)
+                if progress:
+                    print(f"benchmark: {suite.spec.name} / {name} seed {run.seed}: {_short(scores)}", flush=True)
+            del tagger
+    return results
+
+
+def _short(scores: dict[str, Any]) -> str:
+    parts = [f"{layer} micro F1 {v['micro']['f1']:.3f}" for layer, v in scores.get("layers", {}).items()]
+    if scores.get("quotes"):
+        parts.append(f"records F1@0.3 {scores['quotes']['records']['overlap_0.3']['f1']:.3f}")
+    return ", ".join(parts) or "no layer in common with the gold data"
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def environment() -> dict[str, Any]:
+    """Machine (CPU model, cores, GPU) and package versions."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "machine": {"cpu": cpu, "cores": os.cpu_count() or 0, "torch_threads": torch.get_num_threads(), "gpu": gpu,
+                    "platform": platform.platform(), "python": platform.python_version()},
+        "packages": {name: _version(name) for name in PACKAGES},
+    }
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def build_report(cfg: BenchmarkConfig, config_path: str, command: str, quick: bool, seeds: list[int],
+                 systems: dict[str, System], suites: list[Suite], results: dict[str, Any]) -> dict[str, Any]:
+    """The report.json object (charts are added by :func:`write_outputs`)."""
+    return {
+        "schema_version": 1,
+        "name": cfg.name,
+        "description": cfg.description,
+        "quick": quick,
+        "date": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "command": command,
+        "config_path": config_path,
+        "seeds": seeds,
+        "environment": environment(),
+        "systems": [_system_entry(s) for s in systems.values()],
+        "suites": [_suite_entry(s, systems, results.get(s.spec.name, {})) for s in suites],
+        "charts": [],
+        "notes": _notes(quick, systems, suites, cfg),
+    }
+
+
+def _system_entry(system: System) -> dict[str, Any]:
+    s = system.spec
+    return {"name": s.name, "kind": system.kind, "encoder": system.encoder, "description": s.description,
+            "config": s.train, "overrides": list(s.set), "model": s.model, "training_data": system.training_data,
+            "skipped": system.skipped, "runs": [dataclasses.asdict(r) for r in system.runs]}
+
+
+def _suite_entry(suite: Suite, systems: dict[str, System], results: dict[str, Any]) -> dict[str, Any]:
+    entries = []
+    for name in [] if suite.skipped else suite.spec.systems:
+        system = systems.get(name)
+        if name not in results:
+            why = system.skipped if system and system.skipped else "not evaluated"
+            entries.append({"system": name, "status": "skipped", "note": why})
+            continue
+        runs = results[name]["runs"]
+        summary, per_label = summarise(runs)
+        train = [r["train_seconds"] for r in runs if r["train_seconds"] is not None]
+        entries.append({"system": name, "status": "ok", "note": None, "encoder": system.encoder if system else "?",
+                        "seeds": [r["seed"] for r in runs], "summary": summary, "per_label": per_label,
+                        "train_seconds": aggregate(train) if train else None,
+                        "eval_seconds": aggregate([r["eval_seconds"] for r in runs]),
+                        "confusion": results[name]["confusion"], "runs": runs})
+    layers = sorted({layer for d in suite.docs for layer in d.layers}, key=LAYERS.index) if suite.docs else []
+    return {"name": suite.spec.name, "description": suite.spec.description, "split": suite.spec.split,
+            "status": "skipped" if suite.skipped else "ok", "note": suite.note, "documents": len(suite.docs),
+            "layers": layers, "data": suite.sources or [{"path": s.path, "format": s.format, "split": suite.spec.split}
+                                                         for s in suite.spec.data],
+            "label_map": suite.spec.label_map, "published": [_published_entry(f, entries) for f in suite.spec.published],
+            "results": entries}
+
+
+def _published_entry(fig: PublishedFigure, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """A published figure and, for each system scored, our mean and the difference (ours - published)."""
+    ours = []
+    for e in entries:
+        if e["status"] != "ok" or f"{fig.layer}.micro_f1" not in e["summary"]:
+            continue
+        row: dict[str, Any] = {"system": e["system"]}
+        for key in ("micro", "macro"):
+            if getattr(fig, key) is not None:
+                mine = e["summary"][f"{fig.layer}.{key}_f1"]["mean"]
+                row[key] = {"ours": mine, "difference": round(mine - getattr(fig, key), 4)}
+        labels = e["per_label"].get(fig.layer, {})
+        row["per_type"] = {lab: {"ours": labels[lab]["f1"]["mean"] if lab in labels else None,
+                                 "difference": round(labels[lab]["f1"]["mean"] - v, 4) if lab in labels else None}
+                           for lab, v in fig.per_type.items()}
+        ours.append(row)
+    return {"name": fig.name, "layer": fig.layer, "micro": fig.micro, "macro": fig.macro, "per_type": fig.per_type,
+            "source": fig.source, "comparison": ours}
+
+
+def _notes(quick: bool, systems: dict[str, System], suites: list[Suite], cfg: BenchmarkConfig) -> list[str]:
+    notes = []
+    if quick:
+        q = cfg.quick
+        notes.append(f"quick: every trained system is a tiny from-scratch model ({q.max_steps} steps, at most {q.train_docs} "
+                     f"training documents per source), one seed, at most {q.max_docs} documents per suite: "
+                     "a pipeline check, not a result")
+    notes += [f"system {s.spec.name}: {s.skipped}" for s in systems.values() if s.skipped]
+    notes += [f"suite {s.spec.name}: {s.note}" for s in suites if s.note]
+    return notes
+
+
+def validate_report(report: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> None:
+    """Raise :class:`BenchmarkError` listing where ``report`` breaks the JSON Schema."""
+    import jsonschema
+
+    try:
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BenchmarkError(f"report schema not found: {schema_path} (run from a source checkout of araquote)") from None
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(report), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
+        raise BenchmarkError(f"report breaks {schema_path} ({len(errors)} problem(s)):\n  " + "\n  ".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+
+
+def run_benchmark(config_path: str, quick: bool = False, out: str | None = None, command: str = "",
+                  progress: bool = True) -> dict[str, Any]:
+    """Run a benchmark config end to end; returns the report (also written to ``out``)."""
+    _need_report_packages()
+    cfg = load_benchmark_config(config_path)
+    out_dir = Path(out) if out else Path("benchmarks/results") / cfg.name
+    q = cfg.quick if quick else None
+    seeds = cfg.seeds[:1] if quick else list(cfg.seeds)
+    suites = [load_suite(s, q) for s in cfg.suites]
+    wanted = list(dict.fromkeys(n for s in suites if not s.skipped for n in s.spec.systems))
+    specs = {s.name: s for s in cfg.systems}
+    systems = {n: prepare_system(specs[n], seeds, out_dir, q, progress) for n in wanted}
+    results = evaluate_systems(systems, suites, cfg.device, progress)
+    report = build_report(cfg, config_path, command, quick, seeds, systems, suites, results)
+    write_outputs(report, out_dir)
+    return report
+
+
+def _need_report_packages() -> None:
+    missing = [name for name in ("matplotlib", "jsonschema", "seqeval") if _version(name) is None]
+    if missing:
+        raise BenchmarkError(f"araquote benchmark needs {', '.join(missing)}: pip install -e '.[dev]'")
+
+
+def write_outputs(report: dict[str, Any], out_dir: Path) -> None:
+    """Charts, then the validated report.json, then report.md (the report is validated before anything is written)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report["charts"] = make_charts(report, out_dir)
+    validate_report(report)
+    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- charts
+
+
+def make_charts(report: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
+    """PNG charts under ``out_dir/charts``; returns their entries (paths relative to ``out_dir``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    charts_dir = out_dir / "charts"
+    charts_dir.mkdir(parents=True, exist_ok=True)
+    charts: list[dict[str, Any]] = []
+    confusion_done = False
+    for suite in report["suites"]:
+        ok = [e for e in suite["results"] if e["status"] == "ok"]
+        for layer in LAYERS:
+            rows = [e for e in ok if e["per_label"].get(layer)]
+            if rows:
+                charts.append(_per_label_chart(plt, suite["name"], layer, rows, out_dir))
+        if any(f"{layer}.micro_f1" in e["summary"] for e in ok for layer in LAYERS):
+            charts.append(_pr_chart(plt, suite["name"], ok, out_dir))
+        with_confusion = [e for e in ok if e.get("confusion")]
+        if with_confusion and not confusion_done:
+            charts += [_confusion_chart(plt, suite["name"], e, out_dir) for e in with_confusion]
+            confusion_done = True
+    return charts
+
+
+def _chart(plt: Any, fig: Any, out_dir: Path, stem: str, **entry: Any) -> dict[str, Any]:
+    rel = f"charts/{stem}.png"
+    fig.savefig(out_dir / rel, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return {"path": rel, "system": None, "layer": None, **entry}
+
+
+def _per_label_chart(plt: Any, suite: str, layer: str, rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
+    """Grouped bars: per-label (and micro) F1 of each system, error bars = std over seeds."""
+    labels = list(dict.fromkeys(lab for e in rows for lab in e["per_label"][layer]))
+    groups = labels + ["micro"]
+    width = 0.8 / len(rows)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(groups) + 2), 4))
+    for k, e in enumerate(rows):
+        stats = [e["per_label"][layer].get(lab, {}).get("f1") for lab in labels] + [e["summary"].get(f"{layer}.micro_f1")]
+        means = [s["mean"] if s else 0.0 for s in stats]
+        errs = [s["std"] or 0.0 if s else 0.0 for s in stats]
+        xs = [i + (k - (len(rows) - 1) / 2) * width for i in range(len(groups))]
+        ax.bar(xs, means, width, yerr=errs, capsize=3, label=e["system"])
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("F1")
+    ax.set_title(f"{suite}: {layer}, F1 per label")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return _chart(plt, fig, out_dir, f"{suite}-{layer}-f1", suite=suite, kind="per_label_f1", layer=layer,
+                  title=f"{suite}: {layer}, F1 per label")
+
+
+def _pr_chart(plt: Any, suite: str, rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
+    """Micro precision against recall per system and layer, with iso-F1 curves."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for f in (0.2, 0.4, 0.6, 0.8):
+        rs = [f / 2 + 0.005 + i * (1.05 - f / 2) / 200 for i in range(200)]
+        pts = [(r, f * r / (2 * r - f)) for r in rs if 2 * r - f > 0 and f * r / (2 * r - f) <= 1.05]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], color="0.85", lw=0.8)
+        if pts:
+            ax.annotate(f"F1={f}", pts[-1], fontsize=7, color="0.5")
+    markers = {ATTRIBUTION: "o", ENTITIES: "s"}
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, e in enumerate(rows):
+        for layer in LAYERS:
+            if f"{layer}.micro_f1" in e["summary"]:
+                r, p = e["summary"][f"{layer}.micro_recall"]["mean"], e["summary"][f"{layer}.micro_precision"]["mean"]
+                ax.scatter([r], [p], marker=markers[layer], color=colours[k % len(colours)], label=f"{e['system']} ({layer})")
+    ax.set_xlim(0, 1.05)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("recall (micro)")
+    ax.set_ylabel("precision (micro)")
+    ax.set_title(f"{suite}: precision and recall")
+    ax.legend(fontsize=7, loc="lower left")
+    return _chart(plt, fig, out_dir, f"{suite}-precision-recall", suite=suite, kind="precision_recall",
+                  title=f"{suite}: precision and recall")
+
+
+def _confusion_chart(plt: Any, suite: str, entry: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Gold (rows) against predicted (columns) entity types per word; colour = share of the gold row."""
+    labels, counts = entry["confusion"]["labels"], entry["confusion"]["counts"]
+    shares = [[c / max(sum(row), 1) for c in row] for row in counts]
+    fig, ax = plt.subplots(figsize=(1.0 * len(labels) + 2, 0.9 * len(labels) + 1.5))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i, row in enumerate(counts):
+        for j, c in enumerate(row):
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=8, color="white" if shares[i][j] > 0.6 else "black")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    system = entry["system"]
+    ax.set_title(f"{suite}: {system}, entity types per word (seed {entry['seeds'][0]})", fontsize=9)
+    return _chart(plt, fig, out_dir, f"{suite}-{system}-confusion", suite=suite, kind="confusion", system=system,
+                  layer=ENTITIES, title=f"{suite}: {system}, entity confusion")
+
+
+# ---------------------------------------------------------------------------------------------- markdown
+
+COLUMNS = (
+    ("attribution.micro_f1", "attribution micro F1"),
+    ("entities.micro_f1", "entities micro F1"),
+    ("entities.macro_f1", "entities macro F1"),
+    ("quotes.exact.QUOTE.f1", "QUOTE exact F1"),
+    ("quotes.overlap.QUOTE.f1", "QUOTE overlap F1"),
+    ("quotes.records@0.3.f1", "records F1 @0.3"),
+    ("quotes.records@0.8.f1", "records F1 @0.8"),
+    ("quotes.speaker_accuracy", "speaker acc."),
+)
+
+
+def _pct(stat: dict[str, Any] | float | None) -> str:
+    """A figure in percent; a mean with ``± std`` when there are several seeds."""
+    if stat is None:
+        return "–"
+    if isinstance(stat, dict):
+        text = f"{100 * stat['mean']:.2f}"
+        return text + (f" ± {100 * stat['std']:.2f}" if stat.get("std") is not None else "")
+    return f"{100 * stat:.2f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return out + ["| " + " | ".join(r) + " |" for r in rows] + [""]
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """report.md: provenance, systems, one section per suite (tables, published figures, charts), notes."""
+    lines = [f"# Benchmark: {report['name']}", ""]
+    if report["description"]:
+        lines += [report["description"], ""]
+    if report["quick"]:
+        lines += ["> **quick: true**: tiny models trained in seconds on a few documents, one seed, few test documents. "
+                  "A check that the pipeline runs, not a result.", ""]
+    lines += _provenance_md(report) + _systems_md(report)
+    for suite in report["suites"]:
+        lines += _suite_md(suite, [c for c in report["charts"] if c["suite"] == suite["name"]])
+    if report["notes"]:
+        lines += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
+    return "\n".join(lines)
+
+
+def _provenance_md(report: dict[str, Any]) -> list[str]:
+    env = report["environment"]
+    m = env["machine"]
+    packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    rows = [["date", report["date"]], ["command", f"`{report['command']}`"], ["config", f"`{report['config_path']}`"],
+            ["quick", str(report["quick"]).lower()], ["seeds", ", ".join(map(str, report["seeds"]))],
+            ["machine", f"{m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU: {m['gpu'] or 'none'}"],
+            ["platform", f"{m['platform']}, Python {m['python']}"], ["packages", packages]]
+    return ["## Provenance", ""] + _table(["", ""], rows) + ["Scores are percentages (F1 etc. × 100); with several seeds, "
+                                                             "mean ± sample standard deviation.", ""]
+
+
+def _systems_md(report: dict[str, Any]) -> list[str]:
+    rows = []
+    for s in report["systems"]:
+        source = s["config"] or s["model"] or "rules"
+        if s["overrides"]:
+            source += " " + " ".join(f"`--set {o}`" for o in s["overrides"])
+        train = [r["train_seconds"] for r in s["runs"] if r["train_seconds"] is not None]
+        secs = f"{sum(train) / len(train):.1f}" if train else "–"
+        seeds = ", ".join(str(r["seed"]) for r in s["runs"] if r["seed"] is not None) or "–"
+        rows.append([s["name"], s["kind"], f"`{s['encoder']}`", source, seeds, secs, s["skipped"] or ""])
+    return ["## Systems", ""] + _table(["system", "kind", "encoder", "from", "seeds", "train s (mean)", "note"], rows)
+
+
+def _suite_md(suite: dict[str, Any], charts: list[dict[str, Any]]) -> list[str]:
+    lines = [f"## Suite: {suite['name']}", ""]
+    if suite["description"]:
+        lines += [suite["description"], ""]
+    data = "; ".join(f"`{d['path']}` ({d['format']}, split {d['split']}" + (f", {d['documents']} documents" if "documents" in d else "") + ")"
+                     for d in suite["data"])
+    lines += [f"Data: {data}. Scored: {suite['documents']} documents, layers: {', '.join(suite['layers']) or 'none'}.", ""]
+    if suite["note"]:
+        lines += [f"*{suite['note']}*", ""]
+    ok = [e for e in suite["results"] if e["status"] == "ok"]
+    lines += [f"- {e['system']}: skipped ({e['note']})" for e in suite["results"] if e["status"] != "ok"]
+    if not ok:
+        return lines + [""]
+    lines += _scores_md(ok)
+    for layer in LAYERS:
+        if any(layer in e["per_label"] for e in ok):
+            lines += _per_label_md(layer, ok)
+    if any("quotes.records@0.3.f1" in e["summary"] for e in ok):
+        lines += _roles_md(ok)
+    if suite["published"]:
+        lines += _published_md(suite["published"])
+    lines += _runs_md(ok)
+    for c in charts:
+        lines += [f"![{c['title']}]({c['path']})", ""]
+    return lines
+
+
+def _scores_md(ok: list[dict[str, Any]]) -> list[str]:
+    cols = [(k, title) for k, title in COLUMNS if any(k in e["summary"] for e in ok)]
+    rows = []
+    for e in ok:
+        train = f"{e['train_seconds']['mean']:.1f}" if e["train_seconds"] else "–"
+        rows.append([e["system"], f"`{e['encoder']}`", ", ".join(str(s) for s in e["seeds"] if s is not None) or "–"]
+                    + [_pct(e["summary"].get(k)) for k, _ in cols] + [train, f"{e['eval_seconds']['mean']:.2f}"])
+    return ["### Scores", ""] + _table(["system", "encoder", "seeds"] + [t for _, t in cols] + ["train s", "eval s"], rows)
+
+
+def _per_label_md(layer: str, ok: list[dict[str, Any]]) -> list[str]:
+    labels = list(dict.fromkeys(lab for e in ok for lab in e["per_label"].get(layer, {})))
+    rows = []
+    for lab in labels:
+        for e in ok:
+            stat = e["per_label"].get(layer, {}).get(lab)
+            if stat:
+                rows.append([lab, str(stat["support"]), e["system"], _pct(stat["precision"]), _pct(stat["recall"]), _pct(stat["f1"])])
+    return [f"### Per label: {layer}", ""] + _table(["label", "support", "system", "P", "R", "F1"], rows)
+
+
+def _roles_md(ok: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    for role in ATTRIBUTION_LABELS:
+        for e in ok:
+            if "quotes.records@0.3.f1" not in e["summary"]:
+                continue
+            cells = []
+            for mode in ("exact", "overlap"):
+                for m in ("precision", "recall", "f1"):
+                    cells.append(_pct(aggregate([r["scores"]["quotes"][mode][role][m] for r in e["runs"]])))
+            rows.append([role, e["system"]] + cells)
+    header = ["role", "system", "exact P", "exact R", "exact F1", "overlap P", "overlap R", "overlap F1"]
+    return ["### Quote roles (exact and word-overlap span match)", ""] + _table(header, rows)
+
+
+def _published_md(published: list[dict[str, Any]]) -> list[str]:
+    systems = list(dict.fromkeys(c["system"] for p in published for c in p["comparison"]))
+    rows = []
+    for p in published:
+        comp = {c["system"]: c for c in p["comparison"]}
+        figures = [(key, p[key], lambda c, key=key: c.get(key)) for key in ("micro", "macro") if p[key] is not None]
+        figures += [(f"{lab} F1", v, lambda c, lab=lab: c["per_type"].get(lab)) for lab, v in p["per_type"].items()]
+        for what, value, get in figures:
+            cells = []
+            for s in systems:
+                got = get(comp[s]) if s in comp else None
+                ours = got["ours"] if got else None
+                cells += [_pct(ours), f"{100 * got['difference']:+.2f}" if got and got["difference"] is not None else "–"]
+            rows.append([p["name"], f"{p['layer']} {what}", _pct(value)] + cells)
+    header = ["reference", "figure", "published"] + [h for s in systems for h in (s, f"Δ {s}")]
+    sources = [f"- {p['name']}: {p['source']}" for p in published if p["source"]]
+    return ["### Published figures beside ours", ""] + _table(header, rows) + (sources + [""] if sources else [])
+
+
+def _runs_md(ok: list[dict[str, Any]]) -> list[str]:
+    rows = [[e["system"], str(r["seed"]) if r["seed"] is not None else "–", f"`{r['model_dir'] or 'rules'}`",
+             f"{r['train_seconds']:.1f}" if r["train_seconds"] is not None else "–", f"{r['eval_seconds']:.2f}", str(r["documents"])]
+            for e in ok for r in e["runs"]]
+    return ["### Runs", ""] + _table(["system", "seed", "model", "train s", "eval s", "documents"], rows)
