@@ -57,6 +57,25 @@ def viterbi(log_probs: np.ndarray, tags: Sequence[str], no_adjacent: bool = Fals
     return path[::-1]
 
 
+def merge_gaps(spans: list[tuple[int, int, str, float]], is_word: list[bool]) -> list[tuple[int, int, str, float]]:
+    """Join two spans of one label separated by a single word (not punctuation).
+
+    Used on the attribution layer, where the contract never leaves a one-word gap
+    inside a quote, speaker or cue (measured on the corpus: such gaps are always
+    punctuation), so a gap there is a model slip that would split one span in two.
+    """
+    out: list[tuple[int, int, str, float]] = []
+    for span in spans:
+        if out:
+            first, last, label, score = out[-1]
+            if span[2] == label and span[0] - last == 1 and is_word[last]:
+                n1, n2 = last - first, span[1] - span[0]
+                out[-1] = (first, span[1], label, (score * n1 + span[3] * n2) / (n1 + n2))
+                continue
+        out.append(span)
+    return out
+
+
 def decode_spans(
     probs: np.ndarray, tags: Sequence[str], constrained: bool = True, no_adjacent: bool = False
 ) -> list[tuple[int, int, str, float]]:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .attribution import resolve
-from .decode import decode_spans
+from .decode import decode_spans, merge_gaps
 from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
 from .schema import ATTRIBUTION, Document, Span
 from .text import get_normaliser
@@ -219,7 +219,10 @@ class Tagger:
         for layer in self.layers:
             word_probs = np.stack([probs[w][layer][pos] for w, pos in best]) if n else np.zeros((0, len(self.tags[layer])))
             no_adjacent = layer == ATTRIBUTION  # the contract never has two adjacent quotes/speakers/cues
-            for first, last, label, score in decode_spans(word_probs, self.tags[layer], no_adjacent=no_adjacent):
+            decoded = decode_spans(word_probs, self.tags[layer], no_adjacent=no_adjacent)
+            if no_adjacent:
+                decoded = merge_gaps(decoded, [w.text[0].isalnum() for w in enc.words])
+            for first, last, label, score in decoded:
                 spans.append(Span("", enc.words[first].start, enc.words[last - 1].end, layer, label, score))
         spans.sort(key=lambda s: (s.start, s.end, s.layer))
         for k, s in enumerate(spans):

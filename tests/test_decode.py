@@ -30,3 +30,14 @@ def test_scores_are_mean_tag_probability():
     probs = _probs([{"B-CUE": 0.9}, {"O": 0.9}])
     (first, last, label, score), = decode_spans(probs, TAGS)
     assert (first, last, label) == (0, 1, "CUE") and abs(score - probs[0, TAGS.index("B-CUE")]) < 1e-9
+
+
+def test_merge_gaps_joins_across_one_word_only():
+    from araquote.inference.decode import merge_gaps
+
+    spans = [(0, 2, "QUOTE", 0.9), (3, 5, "QUOTE", 0.7), (6, 7, "QUOTE", 0.8), (9, 10, "QUOTE", 0.8)]
+    is_word = [True] * 5 + [False] + [True] * 4
+    merged = merge_gaps(spans, is_word)
+    assert [s[:3] for s in merged] == [(0, 5, "QUOTE"), (6, 7, "QUOTE"), (9, 10, "QUOTE")]
+    assert abs(merged[0][3] - 0.8) < 1e-9
+    assert merge_gaps([(0, 1, "CUE", 1.0), (2, 3, "SPEAKER", 1.0)], [True] * 3) == [(0, 1, "CUE", 1.0), (2, 3, "SPEAKER", 1.0)]

@@ -379,7 +379,8 @@ def _span(k: int, **changes) -> list[dict]:
 
 #: (case, bytes of line 2, expected message substring); line 1 is a valid document "d1".
 CORPUS_CASES = [
-    ("truncated_line", _doc()[:40], "malformed JSON at column"),
+    ("truncated_line", _doc()[: _doc().index(b'"layers"')], "malformed JSON at column"),
+    ("truncated_mid_character", _doc()[:40], "invalid UTF-8 at byte 39"),  # a killed writer can cut a character
     ("trailing_comma", _doc()[:-1] + b",}", "malformed JSON at column"),
     ("invalid_utf8", _doc().replace("الوزير".encode(), b"\xff\xfe", 1), "invalid UTF-8 at byte"),
     ("unpaired_surrogate", _doc().replace("الوزير".encode(), b"\\ud800", 1), "text holds an unpaired surrogate at character 4"),
@@ -517,7 +518,8 @@ def test_config_override_typo_and_missing_config(tmp_path: Path, capsys) -> None
 def test_missing_data_file_fails_at_train_time_naming_the_path(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "corpus" / "train.jsonl"
     path = tmp_path / "c.yaml"
-    path.write_text(f"output_dir: {tmp_path / 'run'}\ndata:\n  train: [{missing}]\n", encoding="utf-8")
+    # precision fp32 as in the tiny fixture: accelerate refuses a second precision in one process
+    path.write_text(f"output_dir: {tmp_path / 'run'}\ndata:\n  train: [{missing}]\ntrain: {{precision: fp32}}\n", encoding="utf-8")
     cfg = load_config(path)  # the config itself is fine
     from araquote.training.train import train
 

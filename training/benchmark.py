@@ -25,7 +25,6 @@ training configs.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as _dt
 import json
@@ -44,6 +43,7 @@ import yaml
 from araquote.inference.schema import (
     ATTRIBUTION,
     ATTRIBUTION_LABELS,
+    DEFAULT_ENTITY_LABELS,
     ENTITIES,
     LAYERS,
     OUTSIDE,
@@ -513,14 +513,19 @@ def entity_confusion(gold: list[Document], pred: list[Document]) -> dict[str, An
         if words and ENTITIES in g.layers:
             gt, pt = word_tags(g, words, ENTITIES), word_tags(by_id[g.id], words, ENTITIES)
             pairs.extend((_type(a), _type(b)) for a, b in zip(gt, pt))
-    found = {x for pair in pairs for x in pair} - {OUTSIDE}
-    order = [lab for lab in ("PER", "ORG", "LOC", "MISC") if lab in found] + sorted(found - {"PER", "ORG", "LOC", "MISC"})
-    labels = [OUTSIDE] + order
+    labels = [OUTSIDE] + label_order({x for pair in pairs for x in pair} - {OUTSIDE})
     index = {lab: i for i, lab in enumerate(labels)}
     counts = [[0] * len(labels) for _ in labels]
     for a, b in pairs:
         counts[index[a]][index[b]] += 1
     return {"labels": labels, "counts": counts}
+
+
+def label_order(labels: Any) -> list[str]:
+    """Labels in the schema's order (SPEAKER CUE QUOTE, PER ORG LOC MISC), then any others alphabetically."""
+    found = set(labels)
+    known = [lab for lab in (*ATTRIBUTION_LABELS, *DEFAULT_ENTITY_LABELS) if lab in found]
+    return known + sorted(found - set(known))
 
 
 def _type(tag: str) -> str:
@@ -761,7 +766,7 @@ def _chart(plt: Any, fig: Any, out_dir: Path, stem: str, **entry: Any) -> dict[s
 
 def _per_label_chart(plt: Any, suite: str, layer: str, rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
     """Grouped bars: per-label (and micro) F1 of each system, error bars = std over seeds."""
-    labels = list(dict.fromkeys(lab for e in rows for lab in e["per_label"][layer]))
+    labels = label_order(lab for e in rows for lab in e["per_label"][layer])
     groups = labels + ["micro"]
     width = 0.8 / len(rows)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(groups) + 2), 4))
@@ -770,7 +775,7 @@ def _per_label_chart(plt: Any, suite: str, layer: str, rows: list[dict[str, Any]
         means = [s["mean"] if s else 0.0 for s in stats]
         errs = [s["std"] or 0.0 if s else 0.0 for s in stats]
         xs = [i + (k - (len(rows) - 1) / 2) * width for i in range(len(groups))]
-        ax.bar(xs, means, width, yerr=errs, capsize=3, label=e["system"])
+        ax.bar(xs, means, width, yerr=errs if any(errs) else None, capsize=3, label=e["system"])
     ax.set_xticks(range(len(groups)), groups)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("F1")
@@ -789,7 +794,7 @@ def _pr_chart(plt: Any, suite: str, rows: list[dict[str, Any]], out_dir: Path) -
         pts = [(r, f * r / (2 * r - f)) for r in rs if 2 * r - f > 0 and f * r / (2 * r - f) <= 1.05]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], color="0.85", lw=0.8)
         if pts:
-            ax.annotate(f"F1={f}", pts[-1], fontsize=7, color="0.5")
+            ax.annotate(f"F1={f}", pts[0], fontsize=7, color="0.5")
     markers = {ATTRIBUTION: "o", ENTITIES: "s"}
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, e in enumerate(rows):
@@ -934,7 +939,7 @@ def _scores_md(ok: list[dict[str, Any]]) -> list[str]:
 
 
 def _per_label_md(layer: str, ok: list[dict[str, Any]]) -> list[str]:
-    labels = list(dict.fromkeys(lab for e in ok for lab in e["per_label"].get(layer, {})))
+    labels = label_order(lab for e in ok for lab in e["per_label"].get(layer, {}))
     rows = []
     for lab in labels:
         for e in ok:
