@@ -155,8 +155,8 @@ def _span_from(obj: Any, prefix: str, i: int) -> Span:
     if not isinstance(sid, str):
         raise DocumentError(f"{prefix}spans[{i}]: 'id' must be a string, got {sid!r}")
     score = obj.get("score")
-    if score is not None and not isinstance(score, (int, float)):
-        raise DocumentError(f"{prefix}span {sid}: 'score' must be a number, got {score!r}")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float)) or not -1e300 < score < 1e300):
+        raise DocumentError(f"{prefix}span {sid}: 'score' must be a finite number, got {str(score)[:40]}")
     return Span(sid, obj["start"], obj["end"], obj["layer"], obj["label"], score)
 
 

@@ -16,8 +16,8 @@ from .decode import decode_spans, merge_gaps
 from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
 from .schema import ATTRIBUTION, Document, Span
 from .text import get_normaliser
-from .wordfeatures import SPECIAL_FEATURE
 from .windows import Encoded, Window, best_window_per_word, encode_documents, make_windows
+from .wordfeatures import SPECIAL_FEATURE
 
 DTYPES = ("fp32", "bf16", "int8", "auto")
 DEVICES = ("auto", "cpu", "cuda")

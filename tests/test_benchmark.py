@@ -56,6 +56,15 @@ def test_quick_report_is_valid(quick_out: Path) -> None:
         assert aner["status"] == "skipped" and "not found" in aner["note"]
 
 
+def test_a_report_that_breaks_the_schema_is_refused(quick_out: Path) -> None:
+    report = json.loads((quick_out / "report.json").read_text(encoding="utf-8"))
+    report["quick"] = "yes"
+    del report["suites"][0]["results"][0]["runs"][0]["eval_seconds"]
+    with pytest.raises(bm.BenchmarkError, match=r"2 problem\(s\)") as exc:
+        bm.validate_report(report)
+    assert "quick: 'yes' is not of type 'boolean'" in str(exc.value) and "suites/0/results/0" in str(exc.value)
+
+
 def test_quick_report_md_has_tables_and_charts(quick_out: Path) -> None:
     md = (quick_out / "report.md").read_text(encoding="utf-8")
     assert "quick: true" in md and "## Suite: corpus-test" in md and "`araquote benchmark configs/benchmarks/quick.yaml" in md
@@ -105,12 +114,13 @@ suites:
         bm.load_benchmark_config(cfg)
 
 
-def test_model_system_published_figures_and_missing_suite(tmp_path: Path, trained_tiny: Path, tiny_corpus: Path) -> None:
+def test_model_system_published_figures_and_missing_suite(tmp_path: Path, quick_out: Path, tiny_corpus: Path) -> None:
+    trained = quick_out / "runs" / "quickstart" / "seed-13-quick"  # a run folder: its model/ is found
     cfg = _write(tmp_path, f"""name: tiny
 seeds: [1, 2]
 device: cpu
 systems:
-  - {{name: tiny, model: {trained_tiny}}}
+  - {{name: tiny, model: {trained}}}
   - {{name: rules, rules: true}}
 suites:
   - name: gold
@@ -148,16 +158,21 @@ def test_finished_run_is_reused_only_with_the_same_config(tmp_path: Path, tiny_c
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()), encoding="utf-8")
     (run_dir / "metrics.json").write_text('{"train_seconds": 12.5, "steps": 40}', encoding="utf-8")
-    system = bm.prepare_system(spec, [5], tmp_path, None, progress=False)
+    system = bm.plan_system(spec, [5], tmp_path, None)
+    bm.train_system(system, progress=False)
     assert [(r.seed, r.train_seconds, r.steps, r.reused) for r in system.runs] == [(5, 12.5, 40, True)]
     spec.set = ["train.learning_rate=0.01"]
     with pytest.raises(bm.BenchmarkError, match=r"differs at: train\.learning_rate"):
-        bm.prepare_system(spec, [5], tmp_path, None, progress=False)
+        bm.train_system(bm.plan_system(spec, [5], tmp_path, None), progress=False)
+    spec.set = ["model.encoder=models/no-such-encoder"]
+    with pytest.raises(bm.BenchmarkError, match="encoder directory models/no-such-encoder has no config.json"):
+        bm.plan_system(spec, [5], tmp_path, None)
 
 
 def test_aggregate_and_confusion(tiny_docs) -> None:
     assert bm.aggregate([0.5, 0.7]) == {"mean": 0.6, "std": 0.1414, "n": 2, "values": [0.5, 0.7]}
     assert bm.aggregate([0.5])["std"] is None
+    assert bm._pct(bm.aggregate([0.5, 0.7])) == "60.00 ± 14.14" and bm._pct(bm.aggregate([0.5])) == "50.00"
     conf = bm.entity_confusion(tiny_docs, tiny_docs)
     assert conf["labels"] == ["O", "PER", "ORG", "LOC", "MISC"]
     assert all(c == 0 for i, row in enumerate(conf["counts"]) for j, c in enumerate(row) if i != j)

@@ -52,3 +52,18 @@ def test_stats(tmp_path, tiny_docs, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["documents"] == 2 and stats["quote_records"] == 4 and stats["implicit_speaker"] == 2
     assert stats["quote_kinds"] == {"indirect": 2, "direct": 2}
+
+
+def test_quotes_by_speaker_table(tmp_path, capsys):
+    src = tmp_path / "a.txt"
+    src.write_text("قال الرئيس الأمريكي جو بايدن إن الاتفاق نهائي. وأضاف أن التوقيع قريب.\n\nوقالت الوزيرة إن الخطة جاهزة.", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["tag", "--model", "rules", str(src), "-o", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["quotes", str(out), "--by-speaker"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["speaker", "quotes", "docs"]
+    rows = {line[:40].strip(): line[40:].split()[0] for line in table[1:]}
+    assert rows == {"الرئيس الأمريكي جو بايدن": "2", "الوزيرة": "1"}
+    assert main(["quotes", str(out)]) == 0
+    assert "—قال→" in capsys.readouterr().out

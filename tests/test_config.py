@@ -51,3 +51,8 @@ def test_dot_overrides_are_typed(tmp_path):
     assert cfg.train.learning_rate == 3e-5 and cfg.model.max_length == 128 and cfg.name == "x"
     with pytest.raises(ConfigError, match="unknown key 'train.lr'"):
         load_config(_write(tmp_path, "data: {train: [a.jsonl]}"), ["train.lr=1"])
+
+
+def test_missing_required_key_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"'data.train\[0\]' is missing required key\(s\) path"):
+        load_config(_write(tmp_path, "data: {train: [{format: conll}]}"))

@@ -91,3 +91,10 @@ def test_anercorp_test_split_token_count():
     assert all(d.text[s.start : s.end] for d in docs for s in d.spans)
     assert {s.label for d in docs for s in d.spans} == {"PER", "ORG", "LOC", "MISC"}
     assert split_words(docs[0].text)
+
+
+def test_aqmar_tag_repairs():
+    from araquote.training.corpus import aqmar_tag
+
+    assert [aqmar_tag(t) for t in ["B-MIS1", "I--ORG", "B-MIS1`", "I-MISS1", "B-ENGLISH", "IO", "OO", "O", "B-PER"]] == [
+        "B-MISC", "I-ORG", "B-MISC", "I-MISC", "O", "O", "O", "O", "B-PER"]

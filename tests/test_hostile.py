@@ -444,14 +444,33 @@ def test_data_validate_unreadable_paths(tmp_path: Path, capsys, kind: str) -> No
     assert str(path) in err and ("file not found" if kind == "missing" else "cannot read this file") in err
 
 
+_SPAN_WITH_SCORE = b'{"id": "a", "text": "abc", "spans": [{"start": 0, "end": 3, "layer": "entities", "label": "PER", "score": %s}]}'
+
+
 @pytest.mark.parametrize(
-    "raw",
-    [b"", b"\xff", b"{", b"[" * 100_000, b"1" * 5000, b"1e999", b"-Infinity", b'"\\ud800"', b'{"id": "\\ud800", "text": ""}', b"\x00"],
+    ("raw", "message"),
+    [
+        (b"", "malformed JSON"),
+        (b"\xff", "invalid UTF-8 at byte 0"),
+        (b"{", "malformed JSON"),
+        (b"[" * 100_000, "malformed JSON"),  # was RecursionError
+        (b"1" * 5000, "malformed JSON"),  # was ValueError (int digit limit)
+        (b"1e999", "out of range"),  # was parsed as inf, written back as Infinity
+        (b"-Infinity", "-Infinity is not valid JSON"),
+        (b"\x00", "malformed JSON"),
+        (b'"\\ud800"', "value holds an unpaired surrogate"),
+        (b'{"id": "\\ud800", "text": ""}', "id holds an unpaired surrogate at character 0"),  # was accepted, unwritable
+        (b'{"id": "a", "text": "", "meta": {"\\udfff": 1}}', "key '\\\\udfff' in 'meta' holds an unpaired surrogate"),
+        (_SPAN_WITH_SCORE % (b"1" + b"0" * 400), "'score' must be a finite number"),  # found by test_fuzz: OverflowError in to_json
+        (_SPAN_WITH_SCORE % b"true", "'score' must be a finite number, got True"),
+        (_SPAN_WITH_SCORE % b"NaN", "NaN is not valid JSON"),
+    ],
 )
-def test_parse_jsonl_line_raises_document_error_only(raw: bytes) -> None:
-    """Regression inputs from the fuzz target: each once escaped as RecursionError/ValueError or parsed NaN."""
-    with pytest.raises(DocumentError, match="^x.jsonl:7: "):
+def test_parse_jsonl_line_raises_document_error_only(raw: bytes, message: str) -> None:
+    """Regression inputs from the fuzz target: each once escaped as another exception or was accepted unwritable."""
+    with pytest.raises(DocumentError, match=r"^x\.jsonl:7[: ]") as info:
         parse_jsonl_line(raw, "x.jsonl:7")
+    assert message in str(info.value)
 
 
 # --- configs ---------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ QUICK_OVERRIDES = (
     "model.from_scratch.num_layers=2", "model.from_scratch.num_heads=2", "model.from_scratch.intermediate_size=128",
     "model.from_scratch.max_position_embeddings=64", "model.max_length=64", "model.stride=16",
     "model.max_subwords_per_word=8", "model.freeze_embeddings=false", "train.epochs=1", "train.early_stopping_patience=0",
+    "train.eval_batch_size=64",
     "train.precision=fp32", "train.max_minutes=2", "train.checkpoint_every_steps=0", "train.tensorboard=false",
     "hub.push_to_hub=false", "data.test=[]",
 )
@@ -120,7 +121,7 @@ class QuickSettings:
 
     max_docs: int = 20  # documents per suite
     train_docs: int = 60  # documents per training source
-    dev_docs: int = 10  # documents per dev source
+    dev_docs: int = 5  # documents per dev source
     max_steps: int = 20
 
 
@@ -130,6 +131,7 @@ class BenchmarkConfig:
     description: str = ""
     seeds: list[int] = field(default_factory=lambda: [13])
     device: str = "auto"
+    batch_size: int = 64  # windows per forward pass when tagging the suites
     systems: list[SystemSpec] = field(default_factory=list)
     suites: list[SuiteSpec] = field(default_factory=list)
     quick: QuickSettings = field(default_factory=QuickSettings)
@@ -223,6 +225,8 @@ def check_benchmark(cfg: BenchmarkConfig, where: str) -> None:
         problems.append(f"seeds must be a non-empty list of distinct integers, got {cfg.seeds}")
     if cfg.device not in DEVICES:
         problems.append(f"device must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
+    if cfg.batch_size < 1:
+        problems.append(f"batch_size must be >= 1, got {cfg.batch_size}")
     problems += _check_systems(cfg.systems)
     known = [s.name for s in cfg.systems]
     if not cfg.suites:
@@ -299,10 +303,15 @@ class System:
     runs: list[Run] = field(default_factory=list)
     training_data: list[dict[str, Any]] = field(default_factory=list)
     skipped: str | None = None  # why the system could not be built
+    planned: list[tuple[Any, Path]] = field(default_factory=list)  # (training config, run folder) not yet trained
 
 
-def prepare_system(spec: SystemSpec, seeds: list[int], out: Path, quick: QuickSettings | None, progress: bool) -> System:
-    """Train (or reuse) one run per seed, or point at a checkpoint, or the rules."""
+def plan_system(spec: SystemSpec, seeds: list[int], out: Path, quick: QuickSettings | None) -> System:
+    """Resolve a system without training: its configs per seed, checked; a checkpoint; or the rules.
+
+    Every system is planned before any is trained, so a bad config or a missing encoder stops the
+    benchmark at once, not after hours of training. Missing training data skips the system with a note.
+    """
     if spec.rules:
         return System(spec, "rules", "rules", [Run(None, None)])
     if spec.model:
@@ -321,8 +330,24 @@ def prepare_system(spec: SystemSpec, seeds: list[int], out: Path, quick: QuickSe
         if missing:
             system.skipped = f"training data not found: {', '.join(missing)}"
             return system
-        system.runs.append(_train_or_reuse(cfg, run_dir, progress))
+        _check_encoder(spec, cfg.model.encoder)
+        system.planned.append((cfg, run_dir))
     return system
+
+
+def _check_encoder(spec: SystemSpec, encoder: str) -> None:
+    """A local encoder directory (``models/…``, ``./…``, ``/…``) must exist; hub ids are left to transformers."""
+    local = encoder.startswith((".", "/", "models/")) or Path(encoder).exists()
+    if encoder != "from_scratch" and local and not (Path(encoder) / "config.json").is_file():
+        hint = " (build it with: bash scripts/build_offline_encoder.sh)" if "me5" in encoder else ""
+        raise BenchmarkError(f"system {spec.name} ({spec.train}): encoder directory {encoder} has no config.json{hint}")
+
+
+def train_system(system: System, progress: bool) -> None:
+    """Train (or reuse) the planned run of every seed."""
+    for cfg, run_dir in system.planned:
+        system.runs.append(_train_or_reuse(cfg, run_dir, progress))
+    system.planned = []
 
 
 def _model_dir(path: str) -> Path:
@@ -375,7 +400,7 @@ def _diff_keys(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [path or "top level"]
 
 
-def load_tagger(run: Run, device: str) -> Any:
+def load_tagger(run: Run, device: str, batch_size: int = 64) -> Any:
     """The tagger of one run: a checkpoint, or the rules."""
     if run.model_dir is None:
         from araquote.inference.rules import RuleTagger
@@ -383,7 +408,7 @@ def load_tagger(run: Run, device: str) -> Any:
         return RuleTagger()
     from araquote.inference.tagger import Tagger
 
-    return Tagger.from_pretrained(run.model_dir, device=device)
+    return Tagger.from_pretrained(run.model_dir, device=device, batch_size=batch_size)
 
 
 # ---------------------------------------------------------------------------------------------- suites
@@ -398,6 +423,7 @@ class Suite:
 
     @property
     def skipped(self) -> bool:
+        """True when there is nothing to score (missing or unreadable data)."""
         return not self.docs
 
 
@@ -532,7 +558,8 @@ def _type(tag: str) -> str:
     return tag[2:] if tag[:2] in ("B-", "I-") else tag
 
 
-def evaluate_systems(systems: dict[str, System], suites: list[Suite], device: str, progress: bool) -> dict[str, Any]:
+def evaluate_systems(systems: dict[str, System], suites: list[Suite], device: str, batch_size: int,
+                     progress: bool) -> dict[str, Any]:
     """Score every run of every system on every suite that lists it; one model in memory at a time."""
     results: dict[str, dict[str, Any]] = {s.spec.name: {} for s in suites}
     confusion_suite = next((s for s in suites if not s.skipped and any(ENTITIES in d.layers for d in s.docs)), None)
@@ -541,7 +568,7 @@ def evaluate_systems(systems: dict[str, System], suites: list[Suite], device: st
         if system.skipped or not wanted:
             continue
         for k, run in enumerate(system.runs):
-            tagger = load_tagger(run, device)
+            tagger = load_tagger(run, device, batch_size)
             for suite in wanted:
                 scores, pred, seconds = score_run(tagger, suite)
                 entry = results[suite.spec.name].setdefault(name, {"runs": [], "confusion": None})
@@ -605,6 +632,7 @@ def build_report(cfg: BenchmarkConfig, config_path: str, command: str, quick: bo
         "command": command,
         "config_path": config_path,
         "seeds": seeds,
+        "evaluation": {"device": cfg.device, "batch_size": cfg.batch_size},
         "environment": environment(),
         "systems": [_system_entry(s) for s in systems.values()],
         "suites": [_suite_entry(s, systems, results.get(s.spec.name, {})) for s in suites],
@@ -706,8 +734,10 @@ def run_benchmark(config_path: str, quick: bool = False, out: str | None = None,
     suites = [load_suite(s, q) for s in cfg.suites]
     wanted = list(dict.fromkeys(n for s in suites if not s.skipped for n in s.spec.systems))
     specs = {s.name: s for s in cfg.systems}
-    systems = {n: prepare_system(specs[n], seeds, out_dir, q, progress) for n in wanted}
-    results = evaluate_systems(systems, suites, cfg.device, progress)
+    systems = {n: plan_system(specs[n], seeds, out_dir, q) for n in wanted}
+    for system in systems.values():
+        train_system(system, progress)
+    results = evaluate_systems(systems, suites, cfg.device, cfg.batch_size, progress)
     report = build_report(cfg, config_path, command, quick, seeds, systems, suites, results)
     write_outputs(report, out_dir)
     return report
@@ -873,7 +903,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += _suite_md(suite, [c for c in report["charts"] if c["suite"] == suite["name"]])
     if report["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _provenance_md(report: dict[str, Any]) -> list[str]:
@@ -882,6 +912,7 @@ def _provenance_md(report: dict[str, Any]) -> list[str]:
     packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
     rows = [["date", report["date"]], ["command", f"`{report['command']}`"], ["config", f"`{report['config_path']}`"],
             ["quick", str(report["quick"]).lower()], ["seeds", ", ".join(map(str, report["seeds"]))],
+            ["evaluation", f"device {report['evaluation']['device']}, {report['evaluation']['batch_size']} windows per batch"],
             ["machine", f"{m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), GPU: {m['gpu'] or 'none'}"],
             ["platform", f"{m['platform']}, Python {m['python']}"], ["packages", packages]]
     return ["## Provenance", ""] + _table(["", ""], rows) + ["Scores are percentages (F1 etc. × 100); with several seeds, "
@@ -905,8 +936,7 @@ def _suite_md(suite: dict[str, Any], charts: list[dict[str, Any]]) -> list[str]:
     lines = [f"## Suite: {suite['name']}", ""]
     if suite["description"]:
         lines += [suite["description"], ""]
-    data = "; ".join(f"`{d['path']}` ({d['format']}, split {d['split']}" + (f", {d['documents']} documents" if "documents" in d else "") + ")"
-                     for d in suite["data"])
+    data = _data_md(suite["data"])
     lines += [f"Data: {data}. Scored: {suite['documents']} documents, layers: {', '.join(suite['layers']) or 'none'}.", ""]
     if suite["note"]:
         lines += [f"*{suite['note']}*", ""]
@@ -926,6 +956,23 @@ def _suite_md(suite: dict[str, Any], charts: list[dict[str, Any]]) -> list[str]:
     for c in charts:
         lines += [f"![{c['title']}]({c['path']})", ""]
     return lines
+
+
+def _data_md(sources: list[dict[str, Any]]) -> str:
+    """Data paths, format, split and document counts; many files of one folder are listed as one entry."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for d in sources:
+        key = (str(Path(d["path"]).parent) if len(sources) > 3 else d["path"], d["format"], d["split"])
+        groups.setdefault(key, []).append(d)
+    parts = []
+    for (where, fmt, split), ds in groups.items():
+        docs = f", {sum(d['documents'] for d in ds)} documents" if all("documents" in d for d in ds) else ""
+        if len(ds) == 1:
+            parts.append(f"`{ds[0]['path']}` ({fmt}, split {split}{docs})")
+        else:
+            names = ", ".join(Path(d["path"]).name for d in ds)
+            parts.append(f"`{where}/` {len(ds)} files ({names}; {fmt}, split {split}{docs})")
+    return "; ".join(parts)
 
 
 def _scores_md(ok: list[dict[str, Any]]) -> list[str]:

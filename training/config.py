@@ -53,6 +53,7 @@ class ScratchConfig:
     num_heads: int = 4
     intermediate_size: int = 1024
     max_position_embeddings: int = 512
+    dropout: float = 0.1  # hidden and attention dropout inside the encoder
 
 
 @dataclass
@@ -162,6 +163,10 @@ def from_dict(cls: type, raw: Any, where: str, path: str = "") -> Any:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"{where}: unknown key '{_join(path, k)}'{hint}; valid keys: {', '.join(names)}")
     kwargs = {k: _coerce(hints[k], v, where, _join(path, k)) for k, v in raw.items()}
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in kwargs]
+    if required:
+        raise ConfigError(f"{where}: '{path or 'top level'}' is missing required key(s) {', '.join(required)}")
     return cls(**kwargs)
 
 

@@ -74,6 +74,46 @@ def read_conll(path: str | Path, doc_tokens: int = 0, map_labels: bool = True) -
     return [_to_doc(f"{p.stem}-{k + 1:05d}", group, str(p)) for k, group in enumerate(_pack(sentences, doc_tokens))]
 
 
+def aqmar_tag(tag: str) -> str:
+    """Repair AQMAR's tag typos: ``I--ORG`` -> ``I-ORG``, ``MIS1``` -> MISC, ``IO``/``OO``/language tags -> O."""
+    tag = tag.strip().strip("`").replace("--", "-")
+    prefix, _, label = tag.partition("-")
+    if prefix not in ("B", "I") or not label:
+        return "O"
+    label = label.upper()
+    if label.startswith("MIS"):
+        return f"{prefix}-MISC"
+    if label in ("PER", "PERS", "LOC", "ORG"):
+        return f"{prefix}-{LABEL_MAP.get(label, label)}"
+    return "O"  # ENGLISH, SPANISH and other stray tags are not entity types
+
+
+def read_aqmar(path: str | Path, doc_tokens: int = 0) -> list[Document]:
+    """AQMAR Wikipedia NER files (``TOKEN TAG``), tag typos repaired, MIS0-3 -> MISC."""
+    p = Path(path)
+    lines = []
+    with p.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.rstrip("\n").rstrip("\r")
+            if not line.strip():
+                lines.append("")
+                continue
+            token, _, tag = line.rstrip(" \t").rpartition(" ") if "\t" not in line else line.rpartition("\t")
+            lines.append(f"{token} {aqmar_tag(tag)}" if token.strip() else "")
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as tmp:
+        tmp.write("\n".join(lines) + "\n")
+    try:
+        docs = read_conll(tmp.name, doc_tokens=doc_tokens)
+    finally:
+        Path(tmp.name).unlink()
+    for k, d in enumerate(docs):
+        d.id = f"{p.stem}-{k + 1:05d}"
+        d.meta = {"source": str(p)}
+    return docs
+
+
 def _map(tag: str) -> str:
     if tag == "O":
         return tag
@@ -114,6 +154,8 @@ def load_source(src: DataSource) -> list[Document]:
         raise DocumentError(f"data file not found: {src.path}")
     if src.format == "jsonl":
         docs = read_corpus(src.path)
+    elif src.format == "aqmar":
+        docs = read_aqmar(src.path, doc_tokens=src.doc_tokens)
     else:
         docs = read_conll(src.path, doc_tokens=src.doc_tokens)
     if src.portion:

@@ -72,6 +72,6 @@ def scratch_config(cfg: ScratchConfig, vocab_size: int) -> BertConfig:
         num_attention_heads=cfg.num_heads,
         intermediate_size=cfg.intermediate_size,
         max_position_embeddings=cfg.max_position_embeddings,
-        hidden_dropout_prob=0.1,
-        attention_probs_dropout_prob=0.1,
+        hidden_dropout_prob=cfg.dropout,
+        attention_probs_dropout_prob=cfg.dropout,
     )

@@ -273,13 +273,16 @@ def _end_of_epoch(accelerator: Any, model: Any, tokenizer: Any, dev_docs: Sequen
     if not accelerator.is_main_process:
         return False
     raw = accelerator.unwrap_model(model)
+    per_layer: dict[str, float] = {}
     if dev_docs:
         raw.eval()
-        f1 = headline_f1(evaluate_docs(Tagger(raw, tokenizer, device=str(accelerator.device)), dev_docs))
+        report = evaluate_docs(Tagger(raw, tokenizer, device=str(accelerator.device)), dev_docs)
         raw.train()
+        f1 = headline_f1(report)
+        per_layer = {layer: v["micro"]["f1"] for layer, v in report.get("layers", {}).items()}
     else:
         f1 = float(state["epoch"])  # no dev set: keep the latest model
-    entry = {"epoch": state["epoch"], "step": state["step"], "dev_f1": round(f1, 4)}
+    entry = {"epoch": state["epoch"], "step": state["step"], "dev_f1": round(f1, 4), "dev_layers": per_layer}
     state["history"].append(entry)
     log.write(json.dumps(entry) + "\n")
     log.flush()
