@@ -156,7 +156,8 @@ def _span_from(obj: Any, prefix: str, i: int) -> Span:
         raise DocumentError(f"{prefix}spans[{i}]: 'id' must be a string, got {sid!r}")
     score = obj.get("score")
     if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float)) or not -1e300 < score < 1e300):
-        raise DocumentError(f"{prefix}span {sid}: 'score' must be a finite number, got {str(score)[:40]}")
+        shown = "an integer out of range" if isinstance(score, int) and not isinstance(score, bool) else repr(score)[:40]
+        raise DocumentError(f"{prefix}span {sid}: 'score' must be a finite number, got {shown}")
     return Span(sid, obj["start"], obj["end"], obj["layer"], obj["label"], score)
 
 

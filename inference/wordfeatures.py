@@ -7,7 +7,9 @@ feature set gives every word one categorical id from three facts, embedded and
 added to its subword embeddings (the model still decides what they mean):
 
 * its class: cue verb/participle, complementiser (إن/أن …), attribution word
-  (بحسب …), title word (الوزير، الرئيس …), digit, or a punctuation class;
+  (بحسب …), title word (الوزير، الرئيس …), preposition, gentilic-looking
+  adjective (الروسي، المصرية), institution or place head noun (وزارة، جامعة،
+  مدينة …), digit, or a punctuation class;
 * whether it lies inside quotation marks;
 * whether a complementiser occurred earlier in the same sentence.
 
@@ -22,7 +24,7 @@ from .rules import ACCORDING, COMPLEMENTISERS, fold, is_cue
 from .text import Word
 
 FEATURE_SETS = ("", "lexical")
-N_CLASSES = 12
+N_CLASSES = 16
 N_FEATURES = N_CLASSES * 4  # class x inside-marks x after-complementiser
 SPECIAL_FEATURE = N_FEATURES  # [CLS]/[SEP]/padding
 
@@ -32,6 +34,13 @@ TITLES = frozenset(
     الملكة المتحدث المتحدثة متحدث مدير المدير مديرة رئيسة الرئيسة العميد اللواء العقيد النائب النائبة المستشار
     سفير السفير الأمين أمين المدرب مدرب اللاعب الناطق محافظ المحافظ عمدة القاضي المحامي الخبير الخبيرة الباحث
     البروفيسور المهندس المهندسة الفنان الفنانة الكاتب الكاتبة الروائي المخرج ولي العاهل سمو سموه معالي""".split()
+)
+PREPOSITIONS = frozenset(fold(w) for w in "في من إلى الى على عن مع بين لدى عند نحو حول داخل خارج قرب عبر".split())
+HEAD_NOUNS = frozenset(
+    fold(w)
+    for w in """وزارة مدينة محافظة منطقة ولاية دولة جامعة شركة صحيفة قناة نادي فريق مستشفى مطار ميناء جمعية حزب هيئة
+    مجلس بنك مصرف مؤسسة منظمة وكالة معهد مركز سجن محطة جزيرة إقليم بلدة قرية حي مخيم ملعب بطولة دوري كأس مهرجان
+    معرض منتدى مؤتمر برنامج مشروع مبادرة جائزة اتحاد منتخب""".split()
 )
 _OPEN = "«“„‹"
 _CLOSE = "»”‟›"
@@ -48,8 +57,15 @@ def _word_class(word: str) -> int:
             return 3
         if is_cue(word):
             return 1
-        if f in TITLES or (len(f) > 3 and f[0] in "وفل" and f[1:] in TITLES):
+        bare = f[1:] if len(f) > 3 and f[0] in "وفلب" else f
+        if f in TITLES or bare in TITLES:
             return 4
+        if f in PREPOSITIONS or bare in PREPOSITIONS:
+            return 12
+        if f in HEAD_NOUNS or bare in HEAD_NOUNS or bare.removeprefix("ال") in HEAD_NOUNS:
+            return 14
+        if "ال" in f[:3] and len(f) > 5 and f.endswith(("ي", "يه", "يون", "يين", "يه")):
+            return 13
         return 0
     if ch.isdigit():
         return 11

@@ -26,7 +26,7 @@ from .test_properties import any_text, arabic_text
 
 pytestmark = pytest.mark.slow
 
-FUZZ = settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=800, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- (a) the JSONL reader ---------------------------------------------------------------------
 
