@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (AraquoteError, ValueError, FileNotFoundError) as exc:
+    except (AraquoteError, ValueError, OSError) as exc:
         print(f"araquote: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head/less that closed early

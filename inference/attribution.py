@@ -19,8 +19,8 @@ quotation marks inside and around the span.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .schema import ATTRIBUTION, ENTITIES, Document, QuoteRecord, Span
@@ -39,6 +39,17 @@ class _Ctx:
     quotes: list[Span]
     cues: list[Span]
     speakers: list[Span]
+    breaks: list[int]  # offsets of sentence-break characters, sorted
+
+    def __post_init__(self) -> None:
+        self._cue_starts = [s.start for s in self.cues]
+        self._speaker_starts = [s.start for s in self.speakers]
+
+    def inside(self, label: str, lo: int, hi: int) -> list[Span]:
+        """Spans of ``label`` (CUE or SPEAKER) lying within ``[lo, hi)``, in order; O(log n + k)."""
+        spans, starts = (self.cues, self._cue_starts) if label == "CUE" else (self.speakers, self._speaker_starts)
+        i, j = bisect.bisect_left(starts, lo), bisect.bisect_left(starts, hi)
+        return [s for s in spans[i:j] if s.end <= hi]
 
 
 def resolve(doc: Document) -> list[QuoteRecord]:
@@ -49,6 +60,7 @@ def resolve(doc: Document) -> list[QuoteRecord]:
         sorted((s for s in spans if s.label == "QUOTE"), key=lambda s: s.start),
         sorted((s for s in spans if s.label == "CUE"), key=lambda s: s.start),
         sorted((s for s in spans if s.label == "SPEAKER"), key=lambda s: s.start),
+        [m.start() for m in _SENTENCE_BREAK.finditer(doc.text)],
     )
     used_cues: set[str] = set()
     records: list[QuoteRecord] = []
@@ -74,9 +86,8 @@ def resolve(doc: Document) -> list[QuoteRecord]:
 
 def _region_start(ctx: _Ctx, i: int) -> int:
     q = ctx.quotes[i]
-    before = ctx.text[: q.start]
-    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(before)]
-    start = breaks[-1] if breaks else 0
+    k = bisect.bisect_left(ctx.breaks, q.start)
+    start = ctx.breaks[k - 1] + 1 if k else 0
     if i > 0:
         start = max(start, ctx.quotes[i - 1].end)
     return start
@@ -84,39 +95,35 @@ def _region_start(ctx: _Ctx, i: int) -> int:
 
 def _region_end(ctx: _Ctx, i: int) -> int:
     q = ctx.quotes[i]
-    m = _SENTENCE_BREAK.search(ctx.text, q.end)
-    end = m.start() if m else len(ctx.text)
+    k = bisect.bisect_left(ctx.breaks, q.end)
+    end = ctx.breaks[k] if k < len(ctx.breaks) else len(ctx.text)
     if i + 1 < len(ctx.quotes):
         end = min(end, ctx.quotes[i + 1].start)
     return end
 
 
-def _inside(spans: Sequence[Span], lo: int, hi: int) -> list[Span]:
-    return [s for s in spans if s.start >= lo and s.end <= hi]
-
-
 def _link(ctx: _Ctx, q: Span, lo: int, hi: int, used: set[str]) -> tuple[Span | None, Span | None]:
     """Pick the CUE and the explicit SPEAKER of quote ``q`` inside its region."""
-    cues_before = [c for c in _inside(ctx.cues, lo, q.start) if c.id not in used]
-    cues_after = [c for c in _inside(ctx.cues, q.end, hi) if c.id not in used]
+    cues_before = [c for c in ctx.inside("CUE", lo, q.start) if c.id not in used]
+    cues_after = [c for c in ctx.inside("CUE", q.end, hi) if c.id not in used]
     if cues_before:
         cue = cues_before[-1]
-        between = _inside(ctx.speakers, cue.end, q.start)
+        between = ctx.inside("SPEAKER", cue.end, q.start)
         if between:
             return cue, between[0]
-        before_cue = _inside(ctx.speakers, lo, cue.start)
+        before_cue = ctx.inside("SPEAKER", lo, cue.start)
         return cue, (before_cue[-1] if before_cue else None)
     if cues_after:
         cue = cues_after[0]
-        after = _inside(ctx.speakers, cue.end, hi)
+        after = ctx.inside("SPEAKER", cue.end, hi)
         if after:
             return cue, after[0]
-        between = _inside(ctx.speakers, q.end, cue.start)
+        between = ctx.inside("SPEAKER", q.end, cue.start)
         return cue, (between[-1] if between else None)
-    before = _inside(ctx.speakers, lo, q.start)
+    before = ctx.inside("SPEAKER", lo, q.start)
     if before:
         return None, before[-1]
-    after = _inside(ctx.speakers, q.end, hi)
+    after = ctx.inside("SPEAKER", q.end, hi)
     return None, (after[0] if after else None)
 
 

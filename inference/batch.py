@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from .schema import json_problem, loads_json
+from .schema import dumps_line, json_problem, loads_json
 
 MAX_CHARS_DEFAULT = 1_000_000
 
@@ -159,7 +159,7 @@ class JsonlWriter:
         self._fh: TextIO = sys.stdout if path in (None, "-") else open(path, "a" if append else "w", encoding="utf-8")
 
     def write(self, obj: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self._fh.write(dumps_line(obj) + "\n")
 
     def flush(self) -> None:
         self._fh.flush()

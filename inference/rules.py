@@ -40,6 +40,7 @@ _OPEN = "«“\"„"
 _CLOSE = "»”\""
 _SENT_END = frozenset(".!?؟\n")
 MAX_SPEAKER_WORDS = 8
+MAX_CONTENT_WORDS = 80  # بحسب-content reaches back at most this far (keeps the rules linear on unpunctuated text)
 
 
 def fold(word: str) -> str:
@@ -226,7 +227,7 @@ def _postposed(words: list[Word], i: int, add: Any, free: Any) -> int:
 def _according(words: list[Word], i: int, add: Any, free: Any) -> int:
     """CONTENT بحسب X: content from the sentence start (or last comma) to the cue."""
     start = i
-    while start > 0 and words[start - 1].text not in _SENT_END and words[start - 1].text not in ("،", ",", ":"):
+    while start > max(0, i - MAX_CONTENT_WORDS) and words[start - 1].text not in _SENT_END and words[start - 1].text not in ("،", ",", ":"):
         start -= 1
     if i - start < 4 or not free(start, i):
         return i + 1

@@ -107,7 +107,7 @@ class Document:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        return dumps_line(self.to_dict())
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "") -> Document:
@@ -175,6 +175,15 @@ def _quote_from(obj: Any, prefix: str, i: int) -> QuoteRecord:
         raise DocumentError(f"{prefix}quotes[{i}]: 'implicit_speaker' must be true/false, got {implicit!r}")
     kind = obj.get("kind", "indirect")
     return QuoteRecord(quote, obj.get("speaker"), obj.get("cue"), kind, implicit, obj.get("speaker_name"))
+
+
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
+
+
+def dumps_line(obj: Any) -> str:
+    """One JSONL line: UTF-8 text kept readable, but U+2028/U+2029/U+0085 escaped so that
+    readers splitting on any line break (``str.splitlines``) never cut a record."""
+    return json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS)
 
 
 def validate(doc: Document, labels: dict[str, Sequence[str]] | None = None, where: str = "") -> list[str]:

@@ -16,7 +16,7 @@ from .decode import decode_spans, merge_gaps
 from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
 from .schema import ATTRIBUTION, Document, Span
 from .text import get_normaliser
-from .windows import Encoded, Window, best_window_per_word, encode_documents, make_windows
+from .windows import Encoded, Window, best_window_per_word, check_window_settings, encode_documents, make_windows
 from .wordfeatures import SPECIAL_FEATURE
 
 DTYPES = ("fp32", "bf16", "int8", "auto")
@@ -84,6 +84,12 @@ class Tagger:
         self.batch_size = batch_size
         self.max_length = max_length or self.meta.max_length
         self.stride = self.meta.stride if stride is None else stride
+        limit = getattr(model.encoder.config, "max_position_embeddings", self.max_length)
+        if self.max_length > limit:
+            raise ValueError(f"max_length {self.max_length} exceeds the encoder's max_position_embeddings {limit}")
+        if self.max_length < self.meta.max_subwords_per_word + 2:
+            raise ValueError(f"max_length {self.max_length} must be >= max_subwords_per_word + 2 ({self.meta.max_subwords_per_word + 2})")
+        check_window_settings(self.max_length, self.stride)
         self.normalise = get_normaliser(self.meta.normalisation)
         self.cls_id = _special(tokenizer, "cls_token_id", "bos_token_id")
         self.sep_id = _special(tokenizer, "sep_token_id", "eos_token_id")

@@ -12,6 +12,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY=.venv/bin/python
 stamp=".venv/.araquote-installed-${EXTRAS//,/-}"
+if [ -n "${ARAQUOTE_SKIP_INSTALL:-}" ] && $VPY -c "import araquote.cli, torch" 2>/dev/null; then
+  echo "install: skipped (ARAQUOTE_SKIP_INSTALL set and .venv works)"
+  exit 0
+fi
 if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && $VPY -c "import araquote.cli, torch" 2>/dev/null; then
   echo "install: .venv is up to date ($EXTRAS)"
   exit 0

@@ -42,7 +42,7 @@ def test_readme_has_a_block_per_workflow():
 
 @pytest.mark.slow
 def test_every_readme_block_runs(sandbox):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "ARAQUOTE_SKIP_INSTALL": "1",
            "ARAQUOTE_TRAIN_ARGS": "--set train.max_steps=3 --set train.epochs=1 --quiet"}
     for lang, body in blocks():
         if lang == "python":

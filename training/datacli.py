@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from araquote.inference.schema import Document, DocumentError, read_jsonl, validate
+from araquote.inference.schema import Document, DocumentError, parse_jsonl_line, read_jsonl, validate
 from araquote.inference.text import split_words
 
 
@@ -27,16 +27,24 @@ def _validate(args: argparse.Namespace) -> int:
         n = 0
         seen: dict[str, int] = {}
         try:
-            for lineno, doc in read_jsonl(f):
-                n += 1
-                if doc.id in seen:
-                    problems.append(f"{f}:{lineno}: duplicate document id {doc.id!r} (first on line {seen[doc.id]})")
-                seen.setdefault(doc.id, lineno)
-                problems.extend(validate(doc, where=f"{f}:{lineno}"))
-        except DocumentError as exc:
-            problems.append(str(exc))
+            with open(f, "rb") as fh:
+                for lineno, raw in enumerate(fh, 1):
+                    if not raw.strip():
+                        continue
+                    n += 1
+                    try:  # one malformed line is reported, the rest of the file is still checked
+                        doc = parse_jsonl_line(raw, f"{f}:{lineno}")
+                    except DocumentError as exc:
+                        problems.append(str(exc))
+                        continue
+                    if doc.id in seen:
+                        problems.append(f"{f}:{lineno}: duplicate document id {doc.id!r} (first on line {seen[doc.id]})")
+                    seen.setdefault(doc.id, lineno)
+                    problems.extend(validate(doc, where=f"{f}:{lineno}"))
         except FileNotFoundError:
             problems.append(f"{f}: file not found")
+        except OSError as exc:
+            problems.append(f"{f}: cannot read this file ({exc.strerror or exc})")
         if problems:
             bad += 1
             print("\n".join(problems), file=sys.stderr)

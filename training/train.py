@@ -33,7 +33,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from araquote.inference.model import ModelMeta, MultiLayerTokenClassifier, _replace_dir
-from araquote.inference.schema import Document
+from araquote.inference.schema import Document, DocumentError
 from araquote.inference.tagger import Tagger, cpu_has_bf16
 from araquote.inference.text import get_normaliser, normaliser_for
 
@@ -150,6 +150,10 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     out = Path(cfg.output_dir)
+    for src in cfg.data.train + cfg.data.dev + cfg.data.test:
+        if not Path(src.path).exists():
+            raise DocumentError(f"data file not found: {src.path}")
+    _reset_accelerate_state()  # a second train() in one process (benchmarks) may use another precision
     accelerator = Accelerator(mixed_precision=_precision(cfg.train.precision), cpu=not torch.cuda.is_available())
     set_seed(cfg.seed)
     train_docs, dev_docs, test_docs = (load_split(cfg, s) for s in ("train", "dev", "test"))
@@ -242,6 +246,16 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
     if not accelerator.is_main_process:
         return {}
     return _final_metrics(cfg, out, dev_docs, test_docs, state, time.monotonic() - started)
+
+
+def _reset_accelerate_state() -> None:
+    try:
+        from accelerate.state import AcceleratorState, GradientState
+    except ImportError:  # pragma: no cover - accelerate is a [train] requirement
+        return
+    if AcceleratorState._shared_state and int(__import__("os").environ.get("WORLD_SIZE", "1")) == 1:
+        AcceleratorState._reset_state(True)
+        GradientState._reset_state()
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
