@@ -184,8 +184,8 @@ def _tokens(text: str) -> tuple[str, ...]:
 def name_speakers(doc: Document, records: list[QuoteRecord]) -> None:
     """Group a document's speaker mentions and set each record's ``speaker_name``.
 
-    A mention's name is the longest PER/ORG entity inside its SPEAKER span (else
-    the span text). Mentions join a group when their tokens are contained in an
+    A mention's name is the longest PER entity inside its SPEAKER span, else the
+    longest ORG, else the span text. Mentions join a group when their tokens are contained in an
     earlier group's tokens (or the reverse): "بايدن" joins "الرئيس الأمريكي جو
     بايدن". A group's name is its most complete entity name.
     """
@@ -197,7 +197,9 @@ def name_speakers(doc: Document, records: list[QuoteRecord]) -> None:
     for sid in speaker_ids:
         sp = by_id[sid]
         inner = [e for e in ents if e.start >= sp.start and e.end <= sp.end]
-        name_span = max(inner, key=lambda e: (e.end - e.start, -e.start)) if inner else sp
+        # a person named in the span is the speaker ("المحلل في بنك الخليج طارق يوسف"), else the organisation
+        people = [e for e in inner if e.label == "PER"] or inner
+        name_span = max(people, key=lambda e: (e.end - e.start, -e.start)) if people else sp
         name = doc.text[name_span.start : name_span.end]
         toks = set(_tokens(doc.text[sp.start : sp.end]))
         name_toks = set(_tokens(name))

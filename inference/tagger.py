@@ -87,9 +87,9 @@ class Tagger:
         limit = getattr(model.encoder.config, "max_position_embeddings", self.max_length)
         if self.max_length > limit:
             raise ValueError(f"max_length {self.max_length} exceeds the encoder's max_position_embeddings {limit}")
-        if self.max_length < self.meta.max_subwords_per_word + 2:
-            raise ValueError(f"max_length {self.max_length} must be >= max_subwords_per_word + 2 ({self.meta.max_subwords_per_word + 2})")
         check_window_settings(self.max_length, self.stride)
+        # a word never gets more pieces than fit in one window (its first pieces carry its label)
+        self.max_subwords = min(self.meta.max_subwords_per_word, self.max_length - 2)
         self.normalise = get_normaliser(self.meta.normalisation)
         self.cls_id = _special(tokenizer, "cls_token_id", "bos_token_id")
         self.sep_id = _special(tokenizer, "sep_token_id", "eos_token_id")
@@ -152,7 +152,7 @@ class Tagger:
 
     def _prepare_chunk(self, chunk: list[_Pending]) -> tuple[list[_Pending], list[Encoded], list[Window]]:
         encoded = encode_documents(
-            [p.text for p in chunk], self.tokenizer, self.normalise, self.meta.max_subwords_per_word, self.meta.word_features
+            [p.text for p in chunk], self.tokenizer, self.normalise, self.max_subwords, self.meta.word_features
         )
         windows: list[Window] = []
         for d, enc in enumerate(encoded):

@@ -53,3 +53,9 @@ def test_kind_from_marks(text, span, kind):
     from araquote.inference.schema import Span
 
     assert quote_kind(text, Span("q", span[0], span[1], "attribution", "QUOTE")) == kind
+
+
+def test_speaker_name_prefers_the_person_over_the_employer():
+    src = "[CUE:1 قال] [SPEAKER:1 المحلل في [ORG بنك الخليج الأول] [PER طارق يوسف]] [QUOTE:1:indirect إن الأسواق هادئة]."
+    doc = parse_source(f"id: p\n---\n{src}", "p")
+    assert [r.speaker_name for r in resolve(doc)] == ["طارق يوسف"]
