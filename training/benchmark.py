@@ -52,7 +52,7 @@ from araquote.inference.schema import (
     DocumentError,
 )
 
-from .config import FORMATS, ConfigError, DataSource, from_dict, load_config
+from .config import FORMATS, ConfigError, DataSource, from_dict, load_config, read_yaml_mapping
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "report.schema.json"
 DEVICES = ("auto", "cpu", "cuda")
@@ -140,15 +140,7 @@ class BenchmarkConfig:
 def load_benchmark_config(path: str | Path) -> BenchmarkConfig:
     """Read and check a benchmark YAML file; every error names the file, the key path and the valid options."""
     p, where = Path(path), str(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"benchmark config not found: {p}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping, got {type(raw).__name__}")
-    raw = dict(raw)
+    raw = dict(read_yaml_mapping(p, "benchmark config"))
     suites_raw = raw.pop("suites", [])
     _require(BenchmarkConfig, raw, where, "")
     for i, s in enumerate(raw.get("systems") or []):

@@ -116,17 +116,24 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 FORMATS = ("jsonl", "conll", "aqmar")
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read, override and check a YAML config."""
+def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping, with clear errors for missing files and bad YAML."""
     p = Path(path)
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {p}") from None
+        raise ConfigError(f"{what} not found: {p}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: the top level must be a mapping, got {type(raw).__name__}")
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read, override and check a YAML config."""
+    p = Path(path)
+    raw = read_yaml_mapping(p)
     for item in overrides or []:
         apply_override(raw, item)
     cfg = from_dict(Config, raw, str(p))
