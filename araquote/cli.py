@@ -130,8 +130,15 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from araquote.training.benchmark import run_benchmark
 
     command = " ".join(shlex.quote(a) for a in ["araquote", "benchmark", args.config] + (["--quick"] if args.quick else [])
-                       + (["--out", args.out] if args.out else []))
-    report = run_benchmark(args.config, quick=args.quick, out=args.out, command=command, progress=not args.quiet)
+                       + (["--out", args.out] if args.out else []) + (["--seeds", args.seeds] if args.seeds else []))
+    seeds = None
+    if args.seeds:
+        try:
+            seeds = [int(x) for x in args.seeds.split(",")]
+        except ValueError:
+            print(f"araquote benchmark: --seeds takes a comma list of integers, got {args.seeds!r}", file=sys.stderr)
+            return 2
+    report = run_benchmark(args.config, quick=args.quick, out=args.out, command=command, progress=not args.quiet, seeds=seeds)
     out = args.out or f"benchmarks/results/{report['name']}"
     print(f"benchmark report written to {out}/report.md and {out}/report.json", file=sys.stderr)
     return 0
@@ -213,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--quick", action="store_true", help="tiny models trained in seconds, one seed, first few documents (CI)")
     bm.add_argument("--out", help="output folder (default benchmarks/results/NAME)")
     bm.add_argument("--quiet", action="store_true", help="no progress output")
+    bm.add_argument("--seeds", help="comma list replacing the config's seeds, e.g. 13 for one run per system")
     bm.set_defaults(func=cmd_benchmark)
 
     d = sub.add_parser("data", help="corpus tools")

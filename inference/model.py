@@ -45,7 +45,7 @@ class ModelMeta:
     max_length: int = 512
     stride: int = 128
     max_subwords_per_word: int = 16
-    word_features: str = ""  # "" (none) or "lexical": see wordfeatures.py
+    word_features: str = ""  # "" (none), "lexical" or "lexical+hash": see wordfeatures.py
     encoder: str = ""
     version: str = __version__
     training_config: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +82,14 @@ class MultiLayerTokenClassifier(nn.Module):
 
             self.feature_embed = nn.Embedding(N_FEATURES + 1, hidden)
             nn.init.normal_(self.feature_embed.weight, std=0.02)
+        self.hash_embed: nn.Embedding | None = None
+        if "hash" in meta.word_features:
+            from .wordfeatures import HASH_BUCKETS
+
+            self.hash_embed = nn.Embedding(HASH_BUCKETS, hidden, padding_idx=0)
+            nn.init.normal_(self.hash_embed.weight, std=0.02)
+            with torch.no_grad():
+                self.hash_embed.weight[0].zero_()
 
     @property
     def config(self) -> PretrainedConfig:
@@ -113,7 +121,11 @@ class MultiLayerTokenClassifier(nn.Module):
         if self.feature_embed is not None:
             if feature_ids is None:
                 raise ValueError("this model uses word features: pass feature_ids")
-            embeds = self.encoder.get_input_embeddings()(input_ids) + self.feature_embed(feature_ids)
+            embeds = self.encoder.get_input_embeddings()(input_ids)
+            if self.hash_embed is not None:
+                embeds = embeds + self.feature_embed(feature_ids[..., 0]) + self.hash_embed(feature_ids[..., 1:]).sum(-2)
+            else:
+                embeds = embeds + self.feature_embed(feature_ids)
             hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
         else:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

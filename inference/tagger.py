@@ -17,7 +17,7 @@ from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
 from .schema import ATTRIBUTION, Document, Span
 from .text import get_normaliser
 from .windows import Encoded, Window, best_window_per_word, check_window_settings, encode_documents, make_windows
-from .wordfeatures import SPECIAL_FEATURE
+from .wordfeatures import empty_feature_tensor
 
 DTYPES = ("fp32", "bf16", "int8", "auto")
 DEVICES = ("auto", "cpu", "cuda")
@@ -195,7 +195,7 @@ class Tagger:
             width = max(len(windows[i]) for i in idx)
             ids = torch.zeros((len(idx), width), dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
-            feats = torch.full((len(idx), width), SPECIAL_FEATURE, dtype=torch.long) if self.meta.word_features else None
+            feats = empty_feature_tensor(self.meta.word_features, len(idx), width) if self.meta.word_features else None
             rows, cols = [], []
             for r, i in enumerate(idx):
                 ids[r, : len(windows[i])] = torch.tensor(windows[i].input_ids)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .text import Word, split_words
-from .wordfeatures import SPECIAL_FEATURE
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Encoded:
 
     words: list[Word]
     pieces: list[list[int]]
-    features: list[int] | None = None  # one lexical feature id per word (see wordfeatures.py), if the model uses them
+    features: list[Any] | None = None  # one feature id (or row of ids) per word (see wordfeatures.py), if the model uses them
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Window:
     last: int
     input_ids: list[int]
     word_starts: list[int]  # position in input_ids of each word's first piece
-    feature_ids: list[int] | None = None  # parallel to input_ids when the model uses word features
+    feature_ids: list[Any] | None = None  # parallel to input_ids when the model uses word features
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -119,14 +119,21 @@ def _layout(doc: int, enc: Encoded, first: int, last: int, cls_id: int, sep_id: 
     ids.append(sep_id)
     feats = None
     if enc.features is not None:
-        feats = [SPECIAL_FEATURE]
+        special = _special(enc.features[0]) if enc.features else 0
+        feats = [special]
         for k in range(first, last):
             feats.extend([enc.features[k]] * len(enc.pieces[k]))
-        feats.append(SPECIAL_FEATURE)
+        feats.append(special)
     return Window(doc, first, last, ids, starts, feats)
 
 
-def _features(name: str, text: str, words: list[Word]) -> list[int] | None:
+def _special(example: Any) -> Any:
+    from .wordfeatures import HASH_FIELDS, SPECIAL_FEATURE
+
+    return (SPECIAL_FEATURE,) + (0,) * HASH_FIELDS if isinstance(example, tuple) else SPECIAL_FEATURE
+
+
+def _features(name: str, text: str, words: list[Word]) -> list[Any] | None:
     from .wordfeatures import word_features
 
     return word_features(name, text, words)

@@ -13,20 +13,37 @@ added to its subword embeddings (the model still decides what they mean):
 * whether it lies inside quotation marks;
 * whether a complementiser occurred earlier in the same sentence.
 
+The ``lexical+hash`` set adds, per word, hashed identities in the manner
+of spaCy's hash embeddings: the folded word, its stem without the clitics
+و ف ب ل ك and the article, the stem's first three and its last three letters.
+Each hashes (CRC32, salted per field, so stable across runs and machines) into
+one of ``HASH_BUCKETS`` rows of a table summed into the word's subword
+embeddings. A fifth field says whether the stem is a common given name or a
+well-known place (``gazetteer.py``), a hint for names never seen in training. A from-scratch encoder with an 8,000-piece vocabulary otherwise
+sees a name as several pieces; the hashed identity lets it remember that
+بيروت or وزارة is what it is, and the affixes generalise to unseen forms.
+
 The feature set used is stored in the checkpoint (``ModelMeta.word_features``).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
+import torch
+
+from .gazetteer import gazetteer_class
 from .rules import ACCORDING, COMPLEMENTISERS, fold, is_cue
 from .text import Word
 
-FEATURE_SETS = ("", "lexical")
+FEATURE_SETS = ("", "lexical", "lexical+hash")
 N_CLASSES = 16
 N_FEATURES = N_CLASSES * 4  # class x inside-marks x after-complementiser
 SPECIAL_FEATURE = N_FEATURES  # [CLS]/[SEP]/padding
+HASH_FIELDS = 5  # folded word, stem, stem prefix, stem suffix, word-list class
+HASH_BUCKETS = 1 << 15  # row 0 = no value
+_CLITICS = ("وبال", "وكال", "ولل", "فبال", "فال", "وال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
 
 TITLES = frozenset(
     fold(w)
@@ -113,10 +130,52 @@ def lexical_features(text: str, words: Sequence[Word]) -> list[int]:
     return out
 
 
-def word_features(name: str, text: str, words: Sequence[Word]) -> list[int] | None:
-    """Feature ids of the named set, or None when the model uses none."""
+def _bucket(field: int, value: str) -> int:
+    return 1 + zlib.crc32(f"{field}\x1f{value}".encode()) % (HASH_BUCKETS - 1) if value else 0
+
+
+def split_clitics(folded: str) -> tuple[str, str]:
+    """(leading clitic group, stem): و ف ب ل ك and the article come off once, if 3+ letters remain."""
+    for c in _CLITICS:
+        if folded.startswith(c) and len(folded) - len(c) >= 3:
+            return c, folded[len(c):]
+    return "", folded
+
+
+def stem(folded: str) -> str:
+    """``folded`` without one leading clitic group (و ف ب ل ك, the article), if enough of the word remains."""
+    return split_clitics(folded)[1]
+
+
+def hash_features(word: str) -> tuple[int, ...]:
+    """The hashed identities of one word (0 where a field does not apply); see the module docstring."""
+    if word[0].isdigit():
+        return (_bucket(0, "<digits>"),) + (0,) * (HASH_FIELDS - 1)
+    if not word[0].isalpha():
+        return (_bucket(0, word),) + (0,) * (HASH_FIELDS - 1)
+    f = fold(word).lower()
+    clitic, st = split_clitics(f)
+    long = len(st) > 3
+    return (_bucket(0, f), _bucket(1, st), _bucket(2, st[:3]) if long else 0, _bucket(3, st[-3:]) if long else 0,
+            _bucket(4, gazetteer_class(st, clitic.endswith(("ال", "لل")))))
+
+
+def word_features(name: str, text: str, words: Sequence[Word]) -> list[int] | list[tuple[int, ...]] | None:
+    """Feature ids of the named set (one int per word, or one row per word with hashes), or None."""
     if not name:
         return None
     if name == "lexical":
         return lexical_features(text, words)
+    if name == "lexical+hash":
+        return [(lex, *hash_features(w.text)) for lex, w in zip(lexical_features(text, words), words)]
     raise ValueError(f"unknown word_features {name!r}; known: {', '.join(repr(f) for f in FEATURE_SETS)}")
+
+
+def special_row(name: str) -> int | tuple[int, ...]:
+    """The feature value of [CLS], [SEP] and padding positions."""
+    return (SPECIAL_FEATURE,) + (0,) * HASH_FIELDS if "hash" in name else SPECIAL_FEATURE
+
+
+def empty_feature_tensor(name: str, rows: int, width: int) -> torch.Tensor:
+    """A padded batch of feature ids: (rows, width) for ``lexical``, (rows, width, 1 + HASH_FIELDS) with hashes."""
+    return torch.tensor(special_row(name), dtype=torch.long).expand(rows, width, *([1 + HASH_FIELDS] if "hash" in name else [])).clone()

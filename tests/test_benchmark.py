@@ -176,3 +176,18 @@ def test_aggregate_and_confusion(tiny_docs) -> None:
     conf = bm.entity_confusion(tiny_docs, tiny_docs)
     assert conf["labels"] == ["O", "PER", "ORG", "LOC", "MISC"]
     assert all(c == 0 for i, row in enumerate(conf["counts"]) for j, c in enumerate(row) if i != j)
+
+
+def test_seeds_option_replaces_the_config_seeds(tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _write(tmp_path, f"""name: r
+seeds: [1, 2, 3]
+systems: [{{name: rules, rules: true}}]
+suites: [{{name: gold, data: [{tiny_corpus / 'test.jsonl'}], systems: [rules]}}]
+""")
+    assert main(["benchmark", str(cfg), "--seeds", "7", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    report = json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))
+    assert report["seeds"] == [7] and "--seeds 7" in report["command"]
+    assert main(["benchmark", str(cfg), "--seeds", "7,x", "--out", str(tmp_path / "o2"), "--quiet"]) == 2
+    assert "comma list of integers" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="distinct"):
+        bm.run_benchmark(str(cfg), out=str(tmp_path / "o3"), progress=False, seeds=[4, 4])

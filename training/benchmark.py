@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -716,12 +717,18 @@ def validate_report(report: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> 
 
 
 def run_benchmark(config_path: str, quick: bool = False, out: str | None = None, command: str = "",
-                  progress: bool = True) -> dict[str, Any]:
-    """Run a benchmark config end to end; returns the report (also written to ``out``)."""
+                  progress: bool = True, seeds: Sequence[int] | None = None) -> dict[str, Any]:
+    """Run a benchmark config end to end; returns the report (also written to ``out``).
+
+    ``seeds`` replaces the config's seeds (e.g. one seed when training is expensive); the report records them."""
     _need_report_packages()
     cfg = load_benchmark_config(config_path)
     out_dir = Path(out) if out else Path("benchmarks/results") / cfg.name
     q = cfg.quick if quick else None
+    if seeds is not None:
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"--seeds must list distinct integers, got {list(seeds)}")
+        cfg.seeds = list(seeds)
     seeds = cfg.seeds[:1] if quick else list(cfg.seeds)
     suites = [load_suite(s, q) for s in cfg.suites]
     wanted = list(dict.fromkeys(n for s in suites if not s.skipped for n in s.spec.systems))

@@ -75,7 +75,9 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 16
     learning_rate: float = 5e-4
+    head_learning_rate: float = 0.0  # 0: same as learning_rate; fresh heads on a pretrained encoder often want ~10x
     weight_decay: float = 0.01
+    word_dropout: float = 0.0  # share of words shown to the model as unknown (ids -> UNK, hashes cleared) in training
     warmup_ratio: float = 0.1
     grad_accum: int = 1
     max_grad_norm: float = 1.0
@@ -231,8 +233,8 @@ def check(cfg: Config, where: str) -> None:
         problems.append(f"model.stride must be >= 0 and < model.max_length - 2 ({m.max_length - 2}), got {m.stride}")
     if not 1 <= m.max_subwords_per_word <= m.max_length // 4:
         problems.append(f"model.max_subwords_per_word must be in 1..{m.max_length // 4}, got {m.max_subwords_per_word}")
-    if m.word_features not in ("", "lexical"):
-        problems.append(f"model.word_features must be '' or 'lexical', got {m.word_features!r}")
+    if m.word_features not in ("", "lexical", "lexical+hash"):
+        problems.append(f"model.word_features must be '', 'lexical' or 'lexical+hash', got {m.word_features!r}")
     if not 0 <= m.dropout < 1:
         problems.append(f"model.dropout must be in [0, 1), got {m.dropout}")
     sc = m.from_scratch
@@ -249,6 +251,10 @@ def check(cfg: Config, where: str) -> None:
             problems.append(f"train.{name} must be >= 1, got {getattr(t, name)}")
     if not 0 < t.learning_rate <= 1:  # written so that NaN fails too
         problems.append(f"train.learning_rate must be in (0, 1], got {t.learning_rate}")
+    if not 0 <= t.word_dropout < 1:
+        problems.append(f"train.word_dropout must be in [0, 1), got {t.word_dropout}")
+    if not 0 <= t.head_learning_rate <= 1:
+        problems.append(f"train.head_learning_rate must be in [0, 1] (0 = train.learning_rate), got {t.head_learning_rate}")
     if not 0 <= t.warmup_ratio < 1:
         problems.append(f"train.warmup_ratio must be in [0, 1), got {t.warmup_ratio}")
     if t.precision not in PRECISIONS:

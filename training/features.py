@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import bisect
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from araquote.inference.schema import Document, bio_labels, spans_to_bio
 from araquote.inference.text import Word
@@ -21,7 +23,8 @@ class Feature:
     labels: dict[str, list[int]]
     weight: float = 1.0
     doc_id: str = ""
-    feature_ids: list[int] | None = None
+    feature_ids: list[Any] | None = None
+    word_starts: list[int] | None = None  # position of each word's first subtoken (for word dropout)
 
 
 def word_tags(doc: Document, words: Sequence[Word], layer: str) -> list[str]:
@@ -75,5 +78,32 @@ def build_features(
                     per_layer[layer] = align_labels(win.word_starts, doc_tags[layer][win.first : win.last], len(win))
                 else:
                     per_layer[layer] = [IGNORE] * len(win)
-            features.append(Feature(win.input_ids, per_layer, float(doc.meta.get("weight", 1.0)), doc.id, win.feature_ids))
+            features.append(Feature(win.input_ids, per_layer, float(doc.meta.get("weight", 1.0)), doc.id, win.feature_ids,
+                                    list(win.word_starts)))
     return features
+
+
+def word_dropout(batch: dict[str, Any], features: Sequence[Feature], p: float, unk_id: int, rng: random.Random) -> int:
+    """Hide whole words from the model with probability ``p`` (in place); returns how many.
+
+    A hidden word's subtokens become the unknown token and its hashed identities
+    (``lexical+hash`` features) are cleared; its label stays. The model has to
+    tag such words from their context, as it must for names it never saw:
+    without it a small encoder learns "unknown word = O" (Lample et al. 2016
+    replace singletons by UNK for the same reason).
+    """
+    if p <= 0:
+        return 0
+    ids, feats = batch["input_ids"], batch["feature_ids"]
+    hidden = 0
+    for r, f in enumerate(features):
+        starts = f.word_starts or []
+        for k, start in enumerate(starts):
+            if rng.random() >= p:
+                continue
+            end = starts[k + 1] if k + 1 < len(starts) else len(f.input_ids) - 1
+            ids[r, start:end] = unk_id
+            if feats is not None and feats.dim() == 3:
+                feats[r, start:end, 1:] = 0
+            hidden += 1
+    return hidden

@@ -39,7 +39,7 @@ from araquote.inference.text import get_normaliser, normaliser_for
 
 from .config import Config
 from .corpus import collect_labels, load_source
-from .features import IGNORE, Feature, build_features
+from .features import IGNORE, Feature, build_features, word_dropout
 from .metrics import score
 from .model_card import write_model_card
 from .scratch import scratch_config, train_wordpiece
@@ -115,9 +115,10 @@ def collate(features: Sequence[Feature], layers: Sequence[str], pad_id: int) -> 
     weights = torch.tensor([f.weight for f in features], dtype=torch.float32)
     feature_ids = None
     if features[0].feature_ids is not None:
-        from araquote.inference.wordfeatures import SPECIAL_FEATURE
+        from araquote.inference.wordfeatures import empty_feature_tensor
 
-        feature_ids = torch.full((len(features), width), SPECIAL_FEATURE, dtype=torch.long)
+        feature_ids = empty_feature_tensor("lexical+hash" if isinstance(features[0].feature_ids[0], tuple) else "lexical",
+                                           len(features), width)
         for r, f in enumerate(features):
             feature_ids[r, : len(f.input_ids)] = torch.tensor(f.feature_ids)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "feature_ids": feature_ids}
@@ -185,7 +186,8 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
     model.train()
     steps_per_epoch = math.ceil(len(make_batches(feats, cfg.train.batch_size, cfg.seed, 0)) / (cfg.train.grad_accum * accelerator.num_processes))
     total = cfg.train.max_steps or steps_per_epoch * cfg.train.epochs
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.train.weight_decay), lr=cfg.train.learning_rate)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.train.weight_decay, cfg.train.head_learning_rate),
+                                  lr=cfg.train.learning_rate)
     from transformers import get_linear_schedule_with_warmup
 
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.train.warmup_ratio * total), total)
@@ -198,6 +200,7 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
     log = (out / "train_log.jsonl").open("a", encoding="utf-8")
     writer = _tensorboard(cfg, out)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else pad_id
     started = time.monotonic()
     bar = tqdm(total=total, initial=state["step"], disable=not progress or not accelerator.is_main_process, desc="train", unit="step")
     stop = False
@@ -205,7 +208,11 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
         batches = make_batches(feats, cfg.train.batch_size, cfg.seed, state["epoch"])
         batches = batches[accelerator.process_index :: accelerator.num_processes]
         for b in range(state["batch_in_epoch"], len(batches)):
-            batch = collate([feats[i] for i in batches[b]], list(labels), pad_id)
+            chosen = [feats[i] for i in batches[b]]
+            batch = collate(chosen, list(labels), pad_id)
+            if cfg.train.word_dropout:  # seeded by (seed, epoch, batch): a resumed run hides the same words
+                word_dropout(batch, chosen, cfg.train.word_dropout, unk_id,
+                             random.Random(cfg.seed * 1_000_003 + state["epoch"] * 100_003 + b))
             batch = _to(batch, accelerator.device)
             loss = model(batch["input_ids"], batch["attention_mask"], batch["labels"], batch["weights"],
                          batch["feature_ids"])["loss"] / cfg.train.grad_accum
@@ -258,13 +265,21 @@ def _reset_accelerate_state() -> None:
         GradientState._reset_state()
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
+def _param_groups(model: torch.nn.Module, weight_decay: float, head_lr: float = 0.0) -> list[dict[str, Any]]:
+    """AdamW groups: no decay on biases and norms; the heads get their own learning rate when ``head_lr`` > 0."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim < 2 or "LayerNorm" in name or "norm" in name.lower() else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        decays = not (p.ndim < 2 or "norm" in name.lower())
+        groups.setdefault((decays, head_lr > 0 and name.startswith("heads.")), []).append(p)
+    out: list[dict[str, Any]] = []
+    for (decays, is_head), params in sorted(groups.items()):
+        group: dict[str, Any] = {"params": params, "weight_decay": weight_decay if decays else 0.0}
+        if is_head:
+            group["lr"] = head_lr
+        out.append(group)
+    return out
 
 
 def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
