@@ -26,7 +26,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig
 
 from araquote import __version__
 
-from .schema import AraquoteError, bio_labels
+from .schema import ATTRIBUTION, AraquoteError, bio_labels
 
 META_FILE = "araquote.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -118,19 +118,26 @@ class MultiLayerTokenClassifier(nn.Module):
         The loss is the sum over layers of the (example-``weights``-weighted) mean
         token cross-entropy; a layer with no labelled token in the batch adds nothing.
         """
+        late: torch.Tensor | None = None
         if self.feature_embed is not None:
             if feature_ids is None:
                 raise ValueError("this model uses word features: pass feature_ids")
             embeds = self.encoder.get_input_embeddings()(input_ids)
             if self.hash_embed is not None:
-                embeds = embeds + self.feature_embed(feature_ids[..., 0]) + self.hash_embed(feature_ids[..., 1:]).sum(-2)
+                embeds = embeds + self.feature_embed(feature_ids[..., 0])
+                hashed = self.hash_embed(feature_ids[..., 1:]).sum(-2)
+                if self.meta.word_features == "lexical+hash":
+                    embeds = embeds + hashed
+                else:  # "lexical+entity-hash": only the non-attribution heads see the hashed identities
+                    late = self.dropout(hashed)
             else:
                 embeds = embeds + self.feature_embed(feature_ids)
             hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
         else:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         hidden = self.dropout(hidden)
-        logits = {layer: head(hidden) for layer, head in self.heads.items()}
+        logits = {layer: head(hidden if late is None or layer == ATTRIBUTION else hidden + late)
+                  for layer, head in self.heads.items()}
         out: dict[str, Any] = {"logits": logits}
         if labels is not None:
             loss = hidden.new_zeros((), dtype=torch.float32)

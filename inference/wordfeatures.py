@@ -37,7 +37,7 @@ from .gazetteer import gazetteer_class
 from .rules import ACCORDING, COMPLEMENTISERS, fold, is_cue
 from .text import Word
 
-FEATURE_SETS = ("", "lexical", "lexical+hash")
+FEATURE_SETS = ("", "lexical", "lexical+hash", "lexical+entity-hash")
 N_CLASSES = 16
 N_FEATURES = N_CLASSES * 4  # class x inside-marks x after-complementiser
 SPECIAL_FEATURE = N_FEATURES  # [CLS]/[SEP]/padding
@@ -166,7 +166,7 @@ def word_features(name: str, text: str, words: Sequence[Word]) -> list[int] | li
         return None
     if name == "lexical":
         return lexical_features(text, words)
-    if name == "lexical+hash":
+    if name in ("lexical+hash", "lexical+entity-hash"):
         return [(lex, *hash_features(w.text)) for lex, w in zip(lexical_features(text, words), words)]
     raise ValueError(f"unknown word_features {name!r}; known: {', '.join(repr(f) for f in FEATURE_SETS)}")
 

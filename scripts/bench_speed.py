@@ -630,23 +630,27 @@ def araquote_batches(tagger: Any, texts: Sequence[str]) -> list[list[Any]]:
     from araquote.inference.windows import encode_documents, make_windows
 
     stream: list[int] = []
+    feats: list[Any] = []  # word-feature rows parallel to ``stream`` when the model uses them
     for c in range(0, len(texts), CHUNK_DOCS):
         encoded = encode_documents(
-            texts[c : c + CHUNK_DOCS], tagger.tokenizer, tagger.normalise, tagger.meta.max_subwords_per_word
+            texts[c : c + CHUNK_DOCS], tagger.tokenizer, tagger.normalise, tagger.meta.max_subwords_per_word,
+            tagger.meta.word_features,
         )
         for d, enc in enumerate(encoded):
             for w in make_windows(d, enc, tagger.max_length, tagger.stride, tagger.cls_id, tagger.sep_id):
                 stream.extend(w.input_ids)
+                feats.extend(w.feature_ids or [])
     width = tagger.max_length
-    rows = [_Row(stream[i : i + width]) for i in range(0, len(stream), width)]
+    rows = [_Row(stream[i : i + width], feats[i : i + width] if feats else None) for i in range(0, len(stream), width)]
     return [rows[b : b + tagger.batch_size] for b in range(0, len(rows), tagger.batch_size)]
 
 
 class _Row:
     """One packed row of token ids (``len()`` = tokens)."""
 
-    def __init__(self, ids: list[int]) -> None:
+    def __init__(self, ids: list[int], feature_ids: list[Any] | None = None) -> None:
         self.input_ids = ids
+        self.feature_ids = feature_ids
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -656,30 +660,37 @@ def bare_forward(model: Any, batches: list[list[Any]], device: str) -> dict[str,
     """Time only ``model(ids, mask)`` over pre-built, pre-padded batches already on the device."""
     import torch
 
+    from araquote.inference.wordfeatures import empty_feature_tensor
+
+    features = model.meta.word_features  # a from-scratch model's word features are part of its input
     tensors = []
     for batch in batches:
         width = max(len(w) for w in batch)
         ids = torch.zeros((len(batch), width), dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
+        fids = empty_feature_tensor(features, len(batch), width) if features else None
         for r, w in enumerate(batch):
             ids[r, : len(w)] = torch.tensor(w.input_ids)
             mask[r, : len(w)] = 1
-        tensors.append((ids.to(device), mask.to(device)))
-    real = sum(int(m.sum()) for _, m in tensors)
+            if fids is not None:
+                fids[r, : len(w)] = torch.tensor(w.feature_ids)
+        tensors.append((ids.to(device), mask.to(device), None if fids is None else fids.to(device)))
+    real = sum(int(m.sum()) for _, m, _ in tensors)
 
     def run() -> None:
-        for ids, mask in tensors:
-            model(ids, mask)
+        for ids, mask, fids in tensors:
+            model(ids, mask, feature_ids=fids)
 
     with torch.inference_mode():
         if tensors:
-            model(*tensors[0])  # warm-up
+            ids, mask, fids = tensors[0]
+            model(ids, mask, feature_ids=fids)  # warm-up
         seconds, _ = timed(run, device)
     return {
         "seconds": round(seconds, 3),
         "batches": len(tensors),
         "tokens": real,
-        "padded_tokens": sum(m.numel() for _, m in tensors),
+        "padded_tokens": sum(m.numel() for _, m, _ in tensors),
         "tokens_per_s": real / seconds if seconds else None,
     }
 

@@ -130,3 +130,24 @@ def test_missing_encoder_dir_is_skipped_with_a_note_and_cuda_drops_int8(tmp_path
     (target,) = s.targets
     assert target.skip and "not found" in target.skip and "build_offline_encoder" in target.skip
     assert s.dtypes == ["fp32", "bf16"] and any("int8" in n for n in s.notes)
+
+
+def test_bare_forward_feeds_word_features_of_a_from_scratch_model(tiny_docs):
+    from transformers import BertConfig
+
+    from araquote.inference.model import ModelMeta, MultiLayerTokenClassifier
+    from araquote.inference.tagger import Tagger
+    from araquote.training.scratch import train_wordpiece
+
+    tok = train_wordpiece([d.text for d in tiny_docs], lambda w: w, vocab_size=200)
+    meta = ModelMeta(labels={"entities": ["PER", "LOC"]}, max_length=32, stride=8, encoder="from_scratch",
+                     word_features="lexical+hash")
+    model = MultiLayerTokenClassifier.from_encoder(
+        BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                   intermediate_size=32, max_position_embeddings=64), meta)
+    tagger = Tagger(model, tok, device="cpu", batch_size=2)
+    batches = bench.araquote_batches(tagger, [d.text for d in tiny_docs])
+    rows = [r for b in batches for r in b]
+    assert rows and all(r.feature_ids is not None and len(r.feature_ids) == len(r.input_ids) for r in rows)
+    result = bench.bare_forward(tagger.model, batches, "cpu")
+    assert result["tokens"] == sum(len(r) for r in rows) and result["tokens_per_s"] > 0

@@ -67,13 +67,14 @@ def test_unknown_feature_set_is_refused(tmp_path, tiny_corpus):
         load_config(cfg)
 
 
-def test_overfit_with_hash_features_then_reload(tmp_path, tiny_corpus, tiny_docs):
+@pytest.mark.parametrize("feature_set", ["lexical+hash", "lexical+entity-hash"])
+def test_overfit_with_hash_features_then_reload(tmp_path, tiny_corpus, tiny_docs, feature_set):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(tiny_config_yaml(tiny_corpus, tmp_path / "run", epochs=60)
-                   .replace("  dropout: 0.0", "  dropout: 0.0\n  word_features: lexical+hash"), encoding="utf-8")
+                   .replace("  dropout: 0.0", f"  dropout: 0.0\n  word_features: {feature_set}"), encoding="utf-8")
     train(load_config(cfg), progress=False)
     tagger = Tagger.from_pretrained(tmp_path / "run" / "model", device="cpu")
-    assert tagger.meta.word_features == "lexical+hash"
+    assert tagger.meta.word_features == feature_set
     assert tagger.model.hash_embed is not None and tagger.model.hash_embed.weight.shape[0] == HASH_BUCKETS
     for gold, pred in zip(tiny_docs, tagger.tag([d.text for d in tiny_docs])):
         for layer in ("attribution", "entities"):

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from araquote.inference.schema import AraquoteError
+from araquote.inference.wordfeatures import FEATURE_SETS
 
 
 class ConfigError(AraquoteError, ValueError):
@@ -233,8 +234,8 @@ def check(cfg: Config, where: str) -> None:
         problems.append(f"model.stride must be >= 0 and < model.max_length - 2 ({m.max_length - 2}), got {m.stride}")
     if not 1 <= m.max_subwords_per_word <= m.max_length // 4:
         problems.append(f"model.max_subwords_per_word must be in 1..{m.max_length // 4}, got {m.max_subwords_per_word}")
-    if m.word_features not in ("", "lexical", "lexical+hash"):
-        problems.append(f"model.word_features must be '', 'lexical' or 'lexical+hash', got {m.word_features!r}")
+    if m.word_features not in FEATURE_SETS:
+        problems.append(f"model.word_features must be one of {', '.join(repr(f) for f in FEATURE_SETS)}, got {m.word_features!r}")
     if not 0 <= m.dropout < 1:
         problems.append(f"model.dropout must be in [0, 1), got {m.dropout}")
     sc = m.from_scratch
