@@ -131,3 +131,24 @@ def test_head_learning_rate_gives_the_heads_their_own_group():
     assert with_lr and all(g["lr"] == 1e-3 for g in with_lr)
     assert {id(p) for g in with_lr for p in g["params"]} == heads
     assert sum(len(g["params"]) for g in groups) == sum(len(g["params"]) for g in plain)
+
+
+def test_rare_word_dropout_hides_only_rare_words(tiny_docs):
+    import random
+
+    from araquote.training.features import build_features, word_dropout
+    from araquote.training.scratch import train_wordpiece
+    from araquote.training.train import collate
+
+    tok = train_wordpiece([d.text for d in tiny_docs], lambda w: w, vocab_size=200)
+    labels = {"entities": ["PER", "ORG", "LOC", "MISC"]}
+    feats = build_features(tiny_docs, tok, labels, lambda w: w, 64, 16, 16, tok.cls_token_id, tok.sep_token_id)
+    assert all(f.rare is not None and len(f.rare) == len(f.word_starts) for f in feats)
+    flags = [x for f in feats for x in f.rare]
+    assert any(flags) and not all(flags)  # "في" and "،" are frequent, most names are not
+    batch = collate(feats, list(labels), tok.pad_token_id)
+    before = batch["input_ids"].clone()
+    word_dropout(batch, feats, 0.0, tok.unk_token_id, random.Random(3), p_rare=0.999)
+    for r, f in enumerate(feats):
+        for k, start in enumerate(f.word_starts):
+            assert (batch["input_ids"][r, start] != before[r, start]).item() == f.rare[k]

@@ -79,6 +79,7 @@ class TrainConfig:
     head_learning_rate: float = 0.0  # 0: same as learning_rate; fresh heads on a pretrained encoder often want ~10x
     weight_decay: float = 0.01
     word_dropout: float = 0.0  # share of words shown to the model as unknown (ids -> UNK, hashes cleared) in training
+    rare_word_dropout: float = 0.0  # the same for words seen at most twice in the training texts (names, mostly)
     warmup_ratio: float = 0.1
     grad_accum: int = 1
     max_grad_norm: float = 1.0
@@ -252,8 +253,8 @@ def check(cfg: Config, where: str) -> None:
             problems.append(f"train.{name} must be >= 1, got {getattr(t, name)}")
     if not 0 < t.learning_rate <= 1:  # written so that NaN fails too
         problems.append(f"train.learning_rate must be in (0, 1], got {t.learning_rate}")
-    if not 0 <= t.word_dropout < 1:
-        problems.append(f"train.word_dropout must be in [0, 1), got {t.word_dropout}")
+    if not (0 <= t.word_dropout < 1 and 0 <= t.rare_word_dropout < 1):
+        problems.append(f"train.word_dropout and train.rare_word_dropout must be in [0, 1), got {t.word_dropout}, {t.rare_word_dropout}")
     if not 0 <= t.head_learning_rate <= 1:
         problems.append(f"train.head_learning_rate must be in [0, 1] (0 = train.learning_rate), got {t.head_learning_rate}")
     if not 0 <= t.warmup_ratio < 1:

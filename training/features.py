@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from araquote.inference.text import Word
 from araquote.inference.windows import Encoded, encode_documents, make_windows
 
 IGNORE = -100
+RARE_MAX = 2  # a word form seen this often or less in the training texts counts as rare (word dropout)
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Feature:
     doc_id: str = ""
     feature_ids: list[Any] | None = None
     word_starts: list[int] | None = None  # position of each word's first subtoken (for word dropout)
+    rare: list[bool] | None = None  # per word of the window: seen at most RARE_MAX times in the training data
 
 
 def word_tags(doc: Document, words: Sequence[Word], layer: str) -> list[str]:
@@ -65,6 +68,7 @@ def build_features(
     encoded: list[Encoded] = encode_documents([d.text for d in docs], tokenizer, normalise, max_subwords_per_word, word_features)
     tag_index = {layer: {t: i for i, t in enumerate(bio_labels(labs))} for layer, labs in labels.items()}
     features: list[Feature] = []
+    counts = Counter(w.text for enc in encoded for w in enc.words)
     for d, (doc, enc) in enumerate(zip(docs, encoded)):
         doc_tags = {
             layer: [tag_index[layer].get(t, 0) for t in word_tags(doc, enc.words, layer)]
@@ -79,27 +83,30 @@ def build_features(
                 else:
                     per_layer[layer] = [IGNORE] * len(win)
             features.append(Feature(win.input_ids, per_layer, float(doc.meta.get("weight", 1.0)), doc.id, win.feature_ids,
-                                    list(win.word_starts)))
+                                    list(win.word_starts), [counts[w.text] <= RARE_MAX for w in enc.words[win.first : win.last]]))
     return features
 
 
-def word_dropout(batch: dict[str, Any], features: Sequence[Feature], p: float, unk_id: int, rng: random.Random) -> int:
-    """Hide whole words from the model with probability ``p`` (in place); returns how many.
+def word_dropout(batch: dict[str, Any], features: Sequence[Feature], p: float, unk_id: int, rng: random.Random,
+                 p_rare: float = 0.0) -> int:
+    """Hide whole words from the model with probability ``p`` (``p_rare`` for rare words), in place; returns how many.
 
     A hidden word's subtokens become the unknown token and its hashed identities
     (``lexical+hash`` features) are cleared; its label stays. The model has to
     tag such words from their context, as it must for names it never saw:
     without it a small encoder learns "unknown word = O" (Lample et al. 2016
-    replace singletons by UNK for the same reason).
+    replace singletons by UNK for the same reason). Rare words (seen at most
+    ``RARE_MAX`` times in training) are the ones that look like unseen names.
     """
-    if p <= 0:
+    if p <= 0 and p_rare <= 0:
         return 0
     ids, feats = batch["input_ids"], batch["feature_ids"]
     hidden = 0
     for r, f in enumerate(features):
         starts = f.word_starts or []
+        rare = f.rare or [False] * len(starts)
         for k, start in enumerate(starts):
-            if rng.random() >= p:
+            if rng.random() >= (max(p, p_rare) if rare[k] else p):
                 continue
             end = starts[k + 1] if k + 1 < len(starts) else len(f.input_ids) - 1
             ids[r, start:end] = unk_id

@@ -210,9 +210,9 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
         for b in range(state["batch_in_epoch"], len(batches)):
             chosen = [feats[i] for i in batches[b]]
             batch = collate(chosen, list(labels), pad_id)
-            if cfg.train.word_dropout:  # seeded by (seed, epoch, batch): a resumed run hides the same words
+            if cfg.train.word_dropout or cfg.train.rare_word_dropout:  # seeded: a resumed run hides the same words
                 word_dropout(batch, chosen, cfg.train.word_dropout, unk_id,
-                             random.Random(cfg.seed * 1_000_003 + state["epoch"] * 100_003 + b))
+                             random.Random(cfg.seed * 1_000_003 + state["epoch"] * 100_003 + b), cfg.train.rare_word_dropout)
             batch = _to(batch, accelerator.device)
             loss = model(batch["input_ids"], batch["attention_mask"], batch["labels"], batch["weights"],
                          batch["feature_ids"])["loss"] / cfg.train.grad_accum
