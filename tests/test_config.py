@@ -1,8 +1,12 @@
+from pathlib import Path
+
 import pytest
 
 from araquote.training.config import ConfigError, load_config
 
-ROOT_CONFIGS = ["configs/quickstart.yaml", "configs/arabert-base.yaml", "configs/anercorp.yaml", "configs/combined.yaml"]
+ROOT = Path(__file__).resolve().parents[1]
+ROOT_CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").glob("*.yaml"))
+BENCHMARK_CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs" / "benchmarks").glob("*.yaml"))
 
 
 def _write(tmp_path, text):
@@ -12,9 +16,21 @@ def _write(tmp_path, text):
 
 
 @pytest.mark.parametrize("path", ROOT_CONFIGS)
-def test_shipped_configs_load(path):
+def test_shipped_configs_load(path, monkeypatch):
+    monkeypatch.chdir(ROOT)
     cfg = load_config(path)
     assert cfg.data.train
+
+
+@pytest.mark.parametrize("path", BENCHMARK_CONFIGS)
+def test_shipped_benchmark_configs_load_and_name_shipped_training_configs(path, monkeypatch):
+    from araquote.training.benchmark import load_benchmark_config
+
+    monkeypatch.chdir(ROOT)
+    cfg = load_benchmark_config(path)
+    for system in cfg.systems:
+        if system.train:
+            assert (ROOT / system.train).is_file(), f"{path}: {system.name} trains missing {system.train}"
 
 
 def test_arabert_config_names_the_hub_model():
