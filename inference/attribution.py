@@ -130,7 +130,10 @@ def _link(ctx: _Ctx, q: Span, lo: int, hi: int, used: set[str]) -> tuple[Span | 
 def _is_feminine(text: str, cue: Span | None) -> bool | None:
     if cue is None:
         return None
-    word = TASHKEEL_RE.sub("", text[cue.start : cue.end]).replace(TATWEEL, "").split()[0]
+    words = TASHKEEL_RE.sub("", text[cue.start : cue.end]).replace(TATWEEL, "").split()
+    if not words:  # a cue of marks or tatweel only (found by the fuzz test): no gender to read
+        return None
+    word = words[0]
     if word.endswith("ة") or word.endswith("ت"):
         return True
     return False

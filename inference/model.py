@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -50,6 +51,21 @@ class ModelMeta:
     version: str = __version__
     training_config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # per layer: label-bigram PMI matrix over tags(layer) from the training data, and its decode weight
+    # (tuned on dev after training; 0 or absent = plain constrained decode). See decode.py.
+    transitions: dict[str, list[list[float]]] = field(default_factory=dict)
+    transition_weights: dict[str, float] = field(default_factory=dict)
+
+    def transition_scores(self, layer: str, weight: float | None = None) -> np.ndarray | None:
+        """``weight x PMI`` for ``layer`` (weight from the checkpoint unless given); None when unused."""
+        w = self.transition_weights.get(layer, 0.0) if weight is None else weight
+        if not w or layer not in self.transitions:
+            return None
+        matrix = np.asarray(self.transitions[layer], dtype=np.float64)
+        n = len(self.tags(layer))
+        if matrix.shape != (n, n):
+            raise CheckpointError(f"transition matrix of layer {layer!r} has shape {matrix.shape}, expected {(n, n)}")
+        return w * matrix
 
     def tags(self, layer: str) -> list[str]:
         """BIO tags of a layer, index = class id."""

@@ -15,7 +15,7 @@ from .attribution import resolve
 from .decode import decode_spans, merge_gaps
 from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
 from .schema import ATTRIBUTION, Document, Span
-from .text import get_normaliser
+from .text import Word, get_normaliser
 from .windows import Encoded, Window, best_window_per_word, check_window_settings, encode_documents, make_windows
 from .wordfeatures import empty_feature_tensor
 
@@ -95,6 +95,7 @@ class Tagger:
         self.sep_id = _special(tokenizer, "sep_token_id", "eos_token_id")
         self.layers = list(self.meta.labels)
         self.tags = {layer: self.meta.tags(layer) for layer in self.layers}
+        self._transition_scores = {layer: self.meta.transition_scores(layer) for layer in self.layers}
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str], device: str = "auto", dtype: str = "fp32", **kwargs: Any) -> Tagger:
@@ -126,6 +127,22 @@ class Tagger:
         self, items: Iterable[tuple[str, str] | tuple[str, str, dict[str, Any]]], chunk_docs: int = 64
     ) -> Iterator[Document]:
         """Stream ``(id, text[, meta])`` items in chunks; yields tagged documents in input order."""
+        for p, words, word_probs in self._stream(items, chunk_docs):
+            yield self.decode(p.doc_id, p.text, words, word_probs, p.meta)
+
+    def word_probabilities(
+        self, items: Iterable[tuple[str, str] | tuple[str, str, dict[str, Any]]], chunk_docs: int = 64
+    ) -> Iterator[tuple[str, str, list[Word], dict[str, np.ndarray]]]:
+        """``(id, text, words, {layer: (n_words, n_tags) probabilities})`` per document, before decoding.
+
+        With :meth:`decode` this scores several decode settings from one forward pass (training
+        tunes the transition prior on dev this way).
+        """
+        for p, words, word_probs in self._stream(items, chunk_docs):
+            yield p.doc_id, p.text, words, word_probs
+
+    def _stream(self, items: Iterable[tuple[str, str] | tuple[str, str, dict[str, Any]]],
+                chunk_docs: int) -> Iterator[tuple[_Pending, list[Word], dict[str, np.ndarray]]]:
         from concurrent.futures import ThreadPoolExecutor
 
         def chunks() -> Iterator[list[_Pending]]:
@@ -148,7 +165,7 @@ class Tagger:
                 chunk, encoded, windows = pending.result()
                 nxt = next(it, None)
                 pending = pool.submit(self._prepare_chunk, nxt) if nxt is not None else None
-                yield from self._tag_chunk(chunk, encoded, windows)
+                yield from self._chunk_word_probs(chunk, encoded, windows)
 
     def _prepare_chunk(self, chunk: list[_Pending]) -> tuple[list[_Pending], list[Encoded], list[Window]]:
         encoded = encode_documents(
@@ -159,14 +176,25 @@ class Tagger:
             windows.extend(make_windows(d, enc, self.max_length, self.stride, self.cls_id, self.sep_id))
         return chunk, encoded, windows
 
-    def _tag_chunk(self, chunk: list[_Pending], encoded: list[Encoded], windows: list[Window]) -> list[Document]:
+    def _chunk_word_probs(self, chunk: list[_Pending], encoded: list[Encoded],
+                          windows: list[Window]) -> list[tuple[_Pending, list[Word], dict[str, np.ndarray]]]:
         if self._fp32_source is not None:
             self.calibrate(windows)
         probs = self.predict_windows(windows)
         per_doc: list[list[int]] = [[] for _ in chunk]
         for wi, win in enumerate(windows):
             per_doc[win.doc].append(wi)
-        return [self._assemble(p, encoded[d], [windows[w] for w in per_doc[d]], [probs[w] for w in per_doc[d]]) for d, p in enumerate(chunk)]
+        out = []
+        for d, p in enumerate(chunk):
+            enc, wins, wprobs = encoded[d], [windows[w] for w in per_doc[d]], [probs[w] for w in per_doc[d]]
+            n = len(enc.words)
+            best = best_window_per_word(wins, n)
+            word_probs = {
+                layer: np.stack([wprobs[w][layer][pos] for w, pos in best]) if n else np.zeros((0, len(self.tags[layer])))
+                for layer in self.layers
+            }
+            out.append((p, enc.words, word_probs))
+        return out
 
     def batches(self, windows: Sequence[Window]) -> list[list[int]]:
         """Window indices grouped by length under a token budget of ``batch_size x max_length``.
@@ -218,25 +246,33 @@ class Tagger:
                     offset += n
         return out
 
-    def _assemble(self, p: _Pending, enc: Encoded, wins: list[Window], probs: list[dict[str, np.ndarray]]) -> Document:
-        n = len(enc.words)
-        best = best_window_per_word(wins, n)
+    def set_transition_weights(self, weights: dict[str, float]) -> None:
+        """Set the transition-prior weight per layer (kept in ``meta``, so a saved checkpoint keeps it)."""
+        self.meta.transition_weights = {layer: float(w) for layer, w in weights.items()}
+        self._transition_scores = {layer: self.meta.transition_scores(layer) for layer in self.layers}
+
+    def decode(self, doc_id: str, text: str, words: Sequence[Word], word_probs: dict[str, np.ndarray],
+               meta: dict[str, Any] | None = None, transition_weights: dict[str, float] | None = None) -> Document:
+        """Spans and quote records of one document from its per-word probabilities.
+
+        ``transition_weights`` overrides the checkpoint's transition-prior weight per layer.
+        """
         spans: list[Span] = []
         for layer in self.layers:
-            word_probs = np.stack([probs[w][layer][pos] for w, pos in best]) if n else np.zeros((0, len(self.tags[layer])))
             no_adjacent = layer == ATTRIBUTION  # the contract never has two adjacent quotes/speakers/cues
-            decoded = decode_spans(word_probs, self.tags[layer], no_adjacent=no_adjacent)
+            weight = None if transition_weights is None else transition_weights.get(layer, 0.0)
+            scores = self._transition_scores.get(layer) if weight is None else self.meta.transition_scores(layer, weight)
+            decoded = decode_spans(word_probs[layer], self.tags[layer], no_adjacent=no_adjacent, transition_scores=scores)
             if no_adjacent:
-                decoded = merge_gaps(decoded, [w.text[0].isalnum() for w in enc.words])
+                decoded = merge_gaps(decoded, [w.text[0].isalnum() for w in words])
             for first, last, label, score in decoded:
-                spans.append(Span("", enc.words[first].start, enc.words[last - 1].end, layer, label, score))
+                spans.append(Span("", words[first].start, words[last - 1].end, layer, label, score))
         spans.sort(key=lambda s: (s.start, s.end, s.layer))
         for k, s in enumerate(spans):
             s.id = f"s{k + 1}"
-        doc = Document(p.doc_id, p.text, list(self.layers), spans, [], p.meta)
+        doc = Document(doc_id, text, list(self.layers), spans, [], dict(meta or {}))
         doc.quotes = resolve(doc)
         return doc
-
 
     def calibrate(self, windows: Sequence[Window], min_agreement: float = 0.995) -> dict[str, Any]:
         """``--dtype auto``: time each precision on ``windows`` and keep the fastest whose spans agree with fp32.
@@ -264,7 +300,8 @@ class Tagger:
             probs = self.predict_windows(sample)
             seconds = time.perf_counter() - start
             spans = [
-                {(a, b, layer, lab) for layer in self.layers for a, b, lab, _ in decode_spans(p[layer], self.tags[layer])}
+                {(a, b, layer, lab) for layer in self.layers
+                 for a, b, lab, _ in decode_spans(p[layer], self.tags[layer], transition_scores=self._transition_scores[layer])}
                 for p in probs
             ]
             if reference is None:

@@ -59,3 +59,12 @@ def test_speaker_name_prefers_the_person_over_the_employer():
     src = "[CUE:1 قال] [SPEAKER:1 المحلل في [ORG بنك الخليج الأول] [PER طارق يوسف]] [QUOTE:1:indirect إن الأسواق هادئة]."
     doc = parse_source(f"id: p\n---\n{src}", "p")
     assert [r.speaker_name for r in resolve(doc)] == ["طارق يوسف"]
+
+
+def test_cue_of_marks_only_has_no_gender():
+    # found by the fuzz test: a cue span holding only tatweel/tashkeel used to raise IndexError
+    from araquote.inference.attribution import _is_feminine
+    from araquote.inference.schema import Span
+
+    assert _is_feminine("ـــ\u064e", Span("c", 0, 4, "attribution", "CUE")) is None
+    assert _is_feminine("قالت", Span("c", 0, 4, "attribution", "CUE")) is True

@@ -47,6 +47,7 @@ def test_arabert_config_names_the_hub_model():
         ("data: {train: [a.jsonl]}\ntrain: {precision: fp8}", "train.precision must be one of"),
         ("data: {train: [{path: a.jsonl, format: csv}]}", "format must be one of jsonl, conll, aqmar"),
         ("data: {}", "data.train needs at least one source"),
+        ("data: {train: [a.jsonl]}\nmodel: {transition_weight: -1}", "model.transition_weight must be null (tune on dev)"),
         ("- a\n- b", "top level must be a mapping"),
         ("data: [oops", "not valid YAML"),
     ],
@@ -65,6 +66,8 @@ def test_missing_file():
 def test_dot_overrides_are_typed(tmp_path):
     cfg = load_config(_write(tmp_path, "data: {train: [a.jsonl]}"), ["train.learning_rate=3e-5", "model.max_length=128", "name=x"])
     assert cfg.train.learning_rate == 3e-5 and cfg.model.max_length == 128 and cfg.name == "x"
+    assert cfg.model.transition_weight is None  # default: tuned on dev
+    assert load_config(_write(tmp_path, "data: {train: [a.jsonl]}"), ["model.transition_weight=0.5"]).model.transition_weight == 0.5
     with pytest.raises(ConfigError, match="unknown key 'train.lr'"):
         load_config(_write(tmp_path, "data: {train: [a.jsonl]}"), ["train.lr=1"])
 

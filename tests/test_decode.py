@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from araquote.inference.decode import decode_spans, viterbi
 from araquote.inference.schema import bio_labels
@@ -41,3 +42,25 @@ def test_merge_gaps_joins_across_one_word_only():
     assert [s[:3] for s in merged] == [(0, 5, "QUOTE"), (6, 7, "QUOTE"), (9, 10, "QUOTE")]
     assert abs(merged[0][3] - 0.8) < 1e-9
     assert merge_gaps([(0, 1, "CUE", 1.0), (2, 3, "SPEAKER", 1.0)], [True] * 3) == [(0, 1, "CUE", 1.0), (2, 3, "SPEAKER", 1.0)]
+
+
+def test_transition_pmi_rewards_seen_pairs_and_punishes_unseen():
+    from araquote.inference.decode import transition_pmi
+
+    seqs = [["O", "B-CUE", "O", "B-QUOTE", "I-QUOTE", "I-QUOTE", "O"]] * 5
+    pmi = transition_pmi(seqs, TAGS)
+    i = TAGS.index
+    assert pmi.shape == (len(TAGS), len(TAGS))
+    assert pmi[i("B-QUOTE"), i("I-QUOTE")] > 0 > pmi[i("B-QUOTE"), i("B-QUOTE")]
+    assert pmi[i("B-CUE"), i("O")] > pmi[i("B-CUE"), i("I-CUE")]
+
+
+def test_transition_prior_joins_a_name_the_encoder_split():
+    # word 2 leans to a new B-QUOTE; the prior (B -> I likely, B -> B rare) joins it to the span
+    probs = _probs([{"B-QUOTE": 0.9}, {"B-QUOTE": 0.55, "I-QUOTE": 0.4}, {"O": 0.9}])
+    assert [s[:3] for s in decode_spans(probs, TAGS)] == [(0, 1, "QUOTE"), (1, 2, "QUOTE")]
+    scores = np.zeros((len(TAGS), len(TAGS)))
+    scores[TAGS.index("B-QUOTE"), TAGS.index("B-QUOTE")] = -1.0
+    assert [s[:3] for s in decode_spans(probs, TAGS, transition_scores=scores)] == [(0, 2, "QUOTE")]
+    with pytest.raises(ValueError, match="shape"):
+        decode_spans(probs, TAGS, transition_scores=np.zeros((2, 2)))

@@ -70,3 +70,23 @@ def test_scorer_gives_perfect_scores_on_gold(tiny_docs):
     assert rep["quotes"]["records"]["overlap_0.8"]["f1"] == 1.0
     assert rep["quotes"]["speaker_accuracy"] == 1.0
     json.dumps(rep)
+
+
+def test_transition_prior_is_counted_tuned_and_kept(trained_tiny, tiny_docs):
+    meta = read_json(trained_tiny / "model" / "araquote.json")
+    for layer in ("attribution", "entities"):
+        n = 1 + 2 * len(meta["labels"][layer])
+        assert len(meta["transitions"][layer]) == n and all(len(row) == n for row in meta["transitions"][layer])
+    metrics = read_json(trained_tiny / "metrics.json")
+    tw = metrics["transition_weights"]
+    assert tw["how"] == "tuned on dev" and set(tw["dev_f1"]) == {"attribution", "entities"}
+    assert meta["transition_weights"] == tw["chosen"]
+    # decoding from cached probabilities equals tagging, for the checkpoint's weights and for overrides
+    tagger = Tagger.from_pretrained(trained_tiny / "model", device="cpu")
+    cached = list(tagger.word_probabilities((d.id, d.text) for d in tiny_docs))
+    tagged = tagger.tag([d.text for d in tiny_docs])
+    for (doc_id, text, words, probs), doc in zip(cached, tagged):
+        again = tagger.decode(doc_id, text, words, probs)
+        assert [(s.start, s.end, s.layer, s.label) for s in again.spans] == [(s.start, s.end, s.layer, s.label) for s in doc.spans]
+        off = tagger.decode(doc_id, text, words, probs, transition_weights={"attribution": 0.0, "entities": 0.0})
+        assert off.text == text

@@ -69,6 +69,9 @@ class ModelConfig:
     trust_remote_code: bool = False
     word_features: str = ""  # "" or "lexical": cue/complementiser/quotation-mark features for small from-scratch encoders
     freeze_embeddings: bool = False  # keep the (large) input embedding matrix fixed: much faster on CPU
+    # decode weight of the label-bigram prior counted on the training data (see inference/decode.py):
+    # null = tuned per layer on the dev split after training (0 without a dev split); 0 = off; > 0 = fixed
+    transition_weight: float | None = None
 
 
 @dataclass
@@ -237,6 +240,8 @@ def check(cfg: Config, where: str) -> None:
         problems.append(f"model.max_subwords_per_word must be in 1..{m.max_length // 4}, got {m.max_subwords_per_word}")
     if m.word_features not in FEATURE_SETS:
         problems.append(f"model.word_features must be one of {', '.join(repr(f) for f in FEATURE_SETS)}, got {m.word_features!r}")
+    if m.transition_weight is not None and not 0 <= m.transition_weight <= 10:
+        problems.append(f"model.transition_weight must be null (tune on dev) or in [0, 10], got {m.transition_weight}")
     if not 0 <= m.dropout < 1:
         problems.append(f"model.dropout must be in [0, 1), got {m.dropout}")
     sc = m.from_scratch

@@ -32,14 +32,15 @@ import yaml
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from araquote.inference.decode import transition_pmi
 from araquote.inference.model import ModelMeta, MultiLayerTokenClassifier, _replace_dir
 from araquote.inference.schema import Document, DocumentError
 from araquote.inference.tagger import Tagger, cpu_has_bf16
-from araquote.inference.text import get_normaliser, normaliser_for
+from araquote.inference.text import get_normaliser, normaliser_for, split_words
 
 from .config import Config
 from .corpus import collect_labels, load_source
-from .features import IGNORE, Feature, build_features, word_dropout
+from .features import IGNORE, Feature, build_features, word_dropout, word_tags
 from .metrics import score
 from .model_card import write_model_card
 from .scratch import scratch_config, train_wordpiece
@@ -173,6 +174,8 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
         model, tokenizer = build_model(cfg, train_docs, labels)
     labels = model.meta.labels
     m = cfg.model
+    if not model.meta.transitions:
+        model.meta.transitions = transition_matrices(train_docs, model.meta)
     model.dropout.p = m.dropout  # the head dropout is a training setting, not stored in the checkpoint
     if m.freeze_embeddings:
         for p in model.encoder.get_input_embeddings().parameters():
@@ -402,11 +405,55 @@ def _tensorboard(cfg: Config, out: Path) -> Any:
     return SummaryWriter(str(out / "tensorboard"))
 
 
+TRANSITION_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
+
+
+def transition_matrices(docs: Sequence[Document], meta: ModelMeta) -> dict[str, list[list[float]]]:
+    """Per layer, the label-bigram PMI of the training documents' word-level BIO tags."""
+    words = [split_words(d.text) for d in docs]
+    return {
+        layer: [[round(float(x), 4) for x in row]
+                for row in transition_pmi((word_tags(d, w, layer) for d, w in zip(docs, words)), meta.tags(layer))]
+        for layer in meta.labels
+    }
+
+
+def tune_transition_weights(tagger: Tagger, dev_docs: Sequence[Document],
+                            grid: Sequence[float] = TRANSITION_GRID) -> dict[str, dict[str, float]]:
+    """Dev micro-F1 per layer for each prior weight in ``grid``, from one forward pass over dev."""
+    cached = list(tagger.word_probabilities((d.id, d.text) for d in dev_docs))
+    table: dict[str, dict[str, float]] = {layer: {} for layer in tagger.layers}
+    for w in grid:
+        weights = {layer: w for layer in tagger.layers}
+        pred = [tagger.decode(i, t, words, probs, transition_weights=weights) for i, t, words, probs in cached]
+        report = score(dev_docs, pred)
+        for layer in tagger.layers:
+            if layer in report.get("layers", {}):
+                table[layer][str(w)] = round(float(report["layers"][layer]["micro"]["f1"]), 4)
+    return table
+
+
+def _choose_weights(cfg: Config, tagger: Tagger, dev_docs: Sequence[Document], metrics: dict[str, Any]) -> None:
+    meta = tagger.meta
+    fixed = cfg.model.transition_weight
+    if fixed is not None or not dev_docs:
+        chosen = {layer: float(fixed or 0.0) for layer in meta.labels}
+        metrics["transition_weights"] = {"chosen": chosen, "how": "fixed in the config" if fixed is not None
+                                         else "no dev split: prior off"}
+    else:
+        table = tune_transition_weights(tagger, dev_docs)
+        # the best dev F1 per layer; ties go to the smaller weight
+        chosen = {layer: float(max(row, key=lambda w: (row[w], -float(w)))) for layer, row in table.items() if row}
+        metrics["transition_weights"] = {"chosen": chosen, "how": "tuned on dev", "dev_f1": table}
+    tagger.set_transition_weights(chosen)
+
+
 def _final_metrics(cfg: Config, out: Path, dev_docs: Sequence[Document], test_docs: Sequence[Document],
                    state: dict[str, Any], seconds: float) -> dict[str, Any]:
     tagger = Tagger.from_pretrained(out / "model", device="auto")
     metrics: dict[str, Any] = {"name": cfg.name, "train_seconds": round(seconds, 1), "steps": state["step"],
                                "epochs": state["epoch"], "history": state["history"]}
+    _choose_weights(cfg, tagger, dev_docs, metrics)
     if dev_docs:
         metrics["dev"] = evaluate_docs(tagger, dev_docs)
     if test_docs:
