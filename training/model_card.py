@@ -30,6 +30,9 @@ def write_model_card(model_dir: Path, meta: ModelMeta, cfg: Config) -> None:
             for split in ("train", "dev", "test") if getattr(cfg.data, split)]
     labels = "\n".join(f"- `{layer}`: {', '.join(labs)}" for layer, labs in meta.labels.items())
     rows = "\n".join(_metric_rows(meta.metrics)) or "| – | – | – | – | – |"
+    weights = {layer: w for layer, w in meta.transition_weights.items() if w}
+    prior = (" with the label-bigram prior counted on the training data, weight "
+             + ", ".join(f"{w:g} ({layer})" for layer, w in weights.items())) if weights else ""
     text = f"""---
 language: ar
 library_name: araquote
@@ -47,6 +50,7 @@ BIO token-classification head per layer, tagging Arabic news for attributed quot
 {chr(10).join(data)}
 
 Seed {cfg.seed}; windows of {meta.max_length} subwords with stride {meta.stride}; normalisation `{meta.normalisation}`.
+Decoding: constrained BIO Viterbi{prior}.
 
 ## Metrics (seqeval entity-level micro averages; quote records by Hungarian matching)
 | split | layer | precision | recall | F1 |

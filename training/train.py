@@ -174,7 +174,7 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
         model, tokenizer = build_model(cfg, train_docs, labels)
     labels = model.meta.labels
     m = cfg.model
-    if not model.meta.transitions:
+    if not model.meta.transitions:  # also fills a checkpoint resumed from an older araquote
         model.meta.transitions = transition_matrices(train_docs, model.meta)
     model.dropout.p = m.dropout  # the head dropout is a training setting, not stored in the checkpoint
     if m.freeze_embeddings:
@@ -255,7 +255,7 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return {}
-    return _final_metrics(cfg, out, dev_docs, test_docs, state, time.monotonic() - started)
+    return _final_metrics(cfg, out, dev_docs, test_docs, state, time.monotonic() - started, accelerator.unwrap_model(model).meta.transitions)
 
 
 def _reset_accelerate_state() -> None:
@@ -449,8 +449,10 @@ def _choose_weights(cfg: Config, tagger: Tagger, dev_docs: Sequence[Document], m
 
 
 def _final_metrics(cfg: Config, out: Path, dev_docs: Sequence[Document], test_docs: Sequence[Document],
-                   state: dict[str, Any], seconds: float) -> dict[str, Any]:
+                   state: dict[str, Any], seconds: float, transitions: dict[str, list[list[float]]]) -> dict[str, Any]:
     tagger = Tagger.from_pretrained(out / "model", device="auto")
+    if not tagger.meta.transitions:  # a best model saved by an older araquote before a resume
+        tagger.meta.transitions = transitions
     metrics: dict[str, Any] = {"name": cfg.name, "train_seconds": round(seconds, 1), "steps": state["step"],
                                "epochs": state["epoch"], "history": state["history"]}
     _choose_weights(cfg, tagger, dev_docs, metrics)
