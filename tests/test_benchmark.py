@@ -40,7 +40,7 @@ def test_quick_report_is_valid(quick_out: Path) -> None:
     assert report["environment"]["machine"]["cores"] >= 1 and report["environment"]["packages"]["torch"]
     corpus = next(s for s in report["suites"] if s["name"] == "corpus-test")
     assert corpus["status"] == "ok" and corpus["documents"] == 20
-    assert corpus["data"][0] == {**corpus["data"][0], "path": "data/corpus/test.jsonl", "split": "test"}
+    assert corpus["data"][0] == {**corpus["data"][0], "path": "data/test.jsonl", "split": "test"}
     results = {r["system"]: r for r in corpus["results"]}
     assert set(results) == {"quickstart", "rules"} and all(r["status"] == "ok" for r in results.values())
     run = results["quickstart"]["runs"][0]

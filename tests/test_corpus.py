@@ -16,12 +16,12 @@ SHARED = ROOT.parent / "shared" / "data"
 def test_rebuild_is_identical_and_valid(tmp_path):
     build_corpus(ROOT / "data/corpus/articles", tmp_path)
     for split in ("train", "dev", "test"):
-        assert (tmp_path / f"{split}.jsonl").read_bytes() == (ROOT / f"data/corpus/{split}.jsonl").read_bytes(), split
+        assert (tmp_path / f"{split}.jsonl").read_bytes() == (ROOT / f"data/{split}.jsonl").read_bytes(), split
         read_corpus(tmp_path / f"{split}.jsonl")  # raises on any contract violation
 
 
 def test_splits_are_stratified_and_disjoint():
-    docs = {s: read_corpus(ROOT / f"data/corpus/{s}.jsonl") for s in ("train", "dev", "test")}
+    docs = {s: read_corpus(ROOT / f"data/{s}.jsonl") for s in ("train", "dev", "test")}
     ids = [d.id for ds in docs.values() for d in ds]
     assert len(ids) == len(set(ids)) >= 300
     n = len(ids)
@@ -34,7 +34,7 @@ def test_splits_are_stratified_and_disjoint():
 
 
 def test_split_assignment_is_deterministic():
-    docs = read_corpus(ROOT / "data/corpus/dev.jsonl")
+    docs = read_corpus(ROOT / "data/dev.jsonl")
     a = {k: [d.id for d in v] for k, v in assign_splits(docs).items()}
     b = {k: [d.id for d in v] for k, v in assign_splits(list(reversed(docs))).items()}
     assert a == b
@@ -98,3 +98,33 @@ def test_aqmar_tag_repairs():
 
     assert [aqmar_tag(t) for t in ["B-MIS1", "I--ORG", "B-MIS1`", "I-MISS1", "B-ENGLISH", "IO", "OO", "O", "B-PER"]] == [
         "B-MISC", "I-ORG", "B-MISC", "I-MISC", "O", "O", "O", "O", "B-PER"]
+
+
+def test_stats_counts_every_phenomenon_in_every_split(capsys):
+    import json
+
+    assert main(["data", "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["phenomena_missing"] == []
+    assert set(stats["phenomena"]) == {"data/train.jsonl", "data/dev.jsonl", "data/test.jsonl"}
+    assert stats["documents"] >= 300 and stats["quote_records"] >= 1200 and stats["cue_lemmas"] >= 40
+    assert stats["entity_spans"] >= 4000 and stats["implicit_speaker"] >= 150
+    assert stats["quote_kinds"]["direct"] >= 200 and stats["quote_kinds"]["indirect"] >= 500
+    assert stats["quote_kinds"]["mixed"] >= 80
+
+
+def test_phenomena_detector_on_a_small_document():
+    from araquote.training.datacli import phenomena
+
+    doc = parse_source(
+        "id: p1\n---\n[CUE:1 قال] [SPEAKER:1 مصدر مطلع] [QUOTE:1:indirect إن [LOC لبغداد] ستفاوض]. "
+        "[CUE:2 وأضاف] [QUOTE:2:indirect:^1 أن الجولة تبدأ غدا. والمحادثات صعبة]. "
+        "وأعلن الافتتاح برنامج «الماتش». هل يتفق [PER أحمد علي]؟\nاقرأ أيضا: خبر آخر\n"
+    )
+    got = phenomena(doc)
+    assert got["indirect quote"] == 2 and got["implicit (pro-drop) speaker"] == 1
+    assert got["speaker after the cue"] == 1 and got["anonymous or collective source"] == 1
+    assert got["quote over several sentences"] == 1 and got["reporting verb outside any record"] == 1
+    assert got["quotation marks around a non-quote"] == 1 and got["question mark"] == 1
+    assert got["'اقرأ أيضا' line"] == 1 and got["multi-word entity"] == 1
+    assert got["entity with an attached proclitic"] == 1 and got["entity inside a QUOTE"] == 1

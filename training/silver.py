@@ -6,7 +6,7 @@ annotated for the attribution layer only: their entities are unknown, so they
 add no entity loss. Mix them with gold in a config at a weight below 1::
 
     data:
-      train: [data/corpus/train.jsonl, {path: silver.jsonl, weight: 0.3}]
+      train: [data/train.jsonl, {path: silver.jsonl, weight: 0.3}]
 """
 
 from __future__ import annotations
