@@ -905,7 +905,8 @@ def _describe(kind: str, cfg: dict[str, Any]) -> str:
 
 
 def bench_target(
-    runner: Runner, target: Target, s: Settings, articles_path: Path, work: Path, first: bool
+    runner: Runner, target: Target, s: Settings, articles_path: Path, work: Path, first: bool,
+    rss_path: Path | None = None,
 ) -> dict[str, Any]:
     """All jobs of one target: build (when needed), araquote per dtype x batch size, HF per dtype, memory check."""
     res: dict[str, Any] = {"name": target.name, "spec": target.spec, "kind": target.kind}
@@ -952,6 +953,7 @@ def bench_target(
             "rss",
             {
                 **base,
+                "articles": str(rss_path or articles_path),
                 "dtype": s.dtypes[0],
                 "batch_size": s.batch_sizes[0],
                 "rss_articles": s.rss_articles,
@@ -1056,6 +1058,13 @@ def run_benchmark(s: Settings, command: str) -> dict[str, Any]:
     articles = load_articles(s.data, s.articles)
     articles_path = work / "articles.jsonl"
     write_jsonl(articles_path, articles)
+    rss_path = articles_path
+    if s.rss_articles > len(articles):  # the memory check streams distinct articles when the data has them
+        try:
+            write_jsonl(work / "rss-articles.jsonl", load_articles(s.data, s.rss_articles))
+            rss_path = work / "rss-articles.jsonl"
+        except BenchError:
+            pass  # fewer articles than asked: job_rss cycles the timed ones (its report says how many are distinct)
     runner = Runner(work)
     lengths = [len(a["text"]) for a in articles]
     t0 = time.perf_counter()
@@ -1081,7 +1090,7 @@ def run_benchmark(s: Settings, command: str) -> dict[str, Any]:
     _warn_if_busy(report)
     first = True
     for target in s.targets:
-        res = bench_target(runner, target, s, articles_path, work, first)
+        res = bench_target(runner, target, s, articles_path, work, first, rss_path)
         first = first and "skipped" in res
         report["targets"].append(res)
     report["load_avg_end"] = _loadavg()
@@ -1348,12 +1357,17 @@ def _render_rss(r: dict[str, Any]) -> list[str]:
     return [
         "### Memory check (`run_tag_job` streaming, RSS sampled every 0.2 s)",
         "",
-        f"{r['articles']:,} articles ({r['distinct_articles']} distinct, cycled), {r['dtype']}, batch {r['batch_size']}: "
+        f"{r['articles']:,} articles ({_distinct(r)}), {r['dtype']}, batch {r['batch_size']}: "
         f"{r['articles_per_s']:.2f} articles/s; RSS at article {r['mark']}: {_f(r['rss_at_mark_mb'])} MB, at the end: "
         f"{_f(r['rss_end_mb'])} MB, growth {_f(r['growth_pct'], 1)} %; sampled peak {_f(r['peak_sampled_mb'])} MB "
         f"({r['samples']} samples). Counts: {r['counts']}.",
         "",
     ]
+
+
+def _distinct(r: dict[str, Any]) -> str:
+    n, d = r["articles"], r["distinct_articles"]
+    return "all distinct" if d >= n else f"{d:,} distinct, cycled"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
