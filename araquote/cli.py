@@ -15,14 +15,10 @@ from typing import Any
 from araquote.inference.schema import AraquoteError
 
 
-def _load_tagger(model: str, device: str, dtype: str, batch_size: int) -> Any:
-    if model == "rules":
-        from araquote.inference.rules import RuleTagger
+def _load_tagger(model: str | list[str], device: str, dtype: str, batch_size: int) -> Any:
+    from araquote.inference.ensemble import load_tagger
 
-        return RuleTagger()
-    from araquote.inference.tagger import Tagger
-
-    return Tagger.from_pretrained(model, device=device, dtype=dtype, batch_size=batch_size)
+    return load_tagger(model, device=device, dtype=dtype, batch_size=batch_size)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -161,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a model (or the rules baseline) on gold JSONL")
-    e.add_argument("--model", required=True, help="checkpoint dir, or 'rules'")
+    e.add_argument("--model", required=True, action="append",
+                   help="checkpoint dir, or 'rules'; repeat it to average several checkpoints (an ensemble)")
     e.add_argument("--data", required=True, nargs="+")
     e.add_argument("-o", "--output")
     e.add_argument("--oracle-spans", action="store_true", help="use the gold spans; score only the quote-record resolver")
@@ -170,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     g = sub.add_parser("tag", help="tag articles (.txt, .jsonl, directories, '-') into corpus JSONL")
-    g.add_argument("--model", required=True, help="checkpoint dir, or 'rules'")
+    g.add_argument("--model", required=True, action="append",
+                   help="checkpoint dir, or 'rules'; repeat it to average several checkpoints (an ensemble)")
     g.add_argument("inputs", nargs="+")
     g.add_argument("-o", "--output", default="-")
     g.add_argument("--format", choices=("jsonl", "html"), default="jsonl")

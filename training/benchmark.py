@@ -80,13 +80,15 @@ class BenchmarkError(AraquoteError, ValueError):
 
 @dataclass
 class SystemSpec:
-    """One system: exactly one of ``train`` (a training config), ``model`` (a checkpoint dir) or ``rules``."""
+    """One system: exactly one of ``train`` (a training config), ``model`` (a checkpoint dir), ``rules``
+    or ``ensemble`` (the name of a ``train`` system: its models of every seed, probabilities averaged)."""
 
     name: str
     train: str | None = None
     set: list[str] = field(default_factory=list)  # dot overrides for ``train``, e.g. train.epochs=3
     model: str | None = None
     rules: bool = False
+    ensemble: str | None = None
     description: str = ""
 
 
@@ -241,10 +243,14 @@ def _check_systems(systems: list[SystemSpec]) -> list[str]:
         problems.append("systems needs at least one system")
     if len({s.name for s in systems}) != len(systems):
         problems.append(f"system names must be distinct, got {[s.name for s in systems]}")
+    by_name = {s.name: s for s in systems}
     for i, s in enumerate(systems):
-        kinds = [k for k, on in (("train", s.train), ("model", s.model), ("rules", s.rules)) if on]
+        kinds = [k for k, on in (("train", s.train), ("model", s.model), ("rules", s.rules), ("ensemble", s.ensemble)) if on]
         if len(kinds) != 1:
-            problems.append(f"systems[{i}] ({s.name}) needs exactly one of train, model, rules: true; got {kinds or 'none'}")
+            problems.append(f"systems[{i}] ({s.name}) needs exactly one of train, model, rules: true, ensemble; "
+                            f"got {kinds or 'none'}")
+        if s.ensemble and not (s.ensemble in by_name and by_name[s.ensemble].train):
+            problems.append(f"systems[{i}] ({s.name}): ensemble must name a system with 'train', got {s.ensemble!r}")
         if s.set and not s.train:
             problems.append(f"systems[{i}] ({s.name}): 'set' overrides apply to 'train' systems only")
         if not re.fullmatch(r"[\w.-]+", s.name):
@@ -286,12 +292,13 @@ class Run:
     train_seconds: float | None = None
     steps: int | None = None
     reused: bool = False
+    members: list[str] = field(default_factory=list)  # an ensemble's checkpoint dirs (model_dir is then None)
 
 
 @dataclass
 class System:
     spec: SystemSpec
-    kind: str  # train | model | rules
+    kind: str  # train | model | rules | ensemble
     encoder: str
     runs: list[Run] = field(default_factory=list)
     training_data: list[dict[str, Any]] = field(default_factory=list)
@@ -307,6 +314,8 @@ def plan_system(spec: SystemSpec, seeds: list[int], out: Path, quick: QuickSetti
     """
     if spec.rules:
         return System(spec, "rules", "rules", [Run(None, None)])
+    if spec.ensemble:
+        return System(spec, "ensemble", "?")  # filled in by ensemble_runs once its base system is trained
     if spec.model:
         model_dir = _model_dir(spec.model)
         meta = json.loads((model_dir / "araquote.json").read_text(encoding="utf-8"))
@@ -341,6 +350,18 @@ def train_system(system: System, progress: bool) -> None:
     for cfg, run_dir in system.planned:
         system.runs.append(_train_or_reuse(cfg, run_dir, progress))
     system.planned = []
+
+
+def ensemble_runs(system: System, base: System) -> None:
+    """One run for an ensemble system: every trained model of ``base``; training time and steps summed."""
+    system.encoder, system.training_data, system.skipped = base.encoder, base.training_data, base.skipped
+    if base.skipped or not base.runs:
+        return
+    secs = [r.train_seconds for r in base.runs]
+    steps = [r.steps for r in base.runs]
+    system.runs = [Run(None, None, None if None in secs else round(sum(secs), 1),  # type: ignore[arg-type]
+                       None if None in steps else sum(steps),  # type: ignore[arg-type]
+                       all(r.reused for r in base.runs), [str(r.model_dir) for r in base.runs])]
 
 
 def _model_dir(path: str) -> Path:
@@ -394,7 +415,11 @@ def _diff_keys(a: Any, b: Any, path: str = "") -> list[str]:
 
 
 def load_tagger(run: Run, device: str, batch_size: int = 64) -> Any:
-    """The tagger of one run: a checkpoint, or the rules."""
+    """The tagger of one run: a checkpoint, an ensemble of checkpoints, or the rules."""
+    if run.members:
+        from araquote.inference.ensemble import EnsembleTagger
+
+        return EnsembleTagger.from_pretrained(run.members, device=device, batch_size=batch_size)
     if run.model_dir is None:
         from araquote.inference.rules import RuleTagger
 
@@ -733,9 +758,14 @@ def run_benchmark(config_path: str, quick: bool = False, out: str | None = None,
     suites = [load_suite(s, q) for s in cfg.suites]
     wanted = list(dict.fromkeys(n for s in suites if not s.skipped for n in s.spec.systems))
     specs = {s.name: s for s in cfg.systems}
-    systems = {n: plan_system(specs[n], seeds, out_dir, q) for n in wanted}
-    for system in systems.values():
+    bases = [specs[n].ensemble for n in wanted if specs[n].ensemble]
+    planned = {n: plan_system(specs[n], seeds, out_dir, q) for n in dict.fromkeys(wanted + bases)}  # type: ignore[operator]
+    for system in planned.values():
         train_system(system, progress)
+    for system in planned.values():
+        if system.kind == "ensemble":
+            ensemble_runs(system, planned[system.spec.ensemble or ""])
+    systems = {n: planned[n] for n in wanted}
     results = evaluate_systems(systems, suites, cfg.device, cfg.batch_size, progress)
     report = build_report(cfg, config_path, command, quick, seeds, systems, suites, results)
     write_outputs(report, out_dir)
@@ -922,6 +952,9 @@ def _systems_md(report: dict[str, Any]) -> list[str]:
     rows = []
     for s in report["systems"]:
         source = s["config"] or s["model"] or "rules"
+        if s["kind"] == "ensemble":
+            members = [m for r in s["runs"] for m in r.get("members", [])]
+            source = f"mean of the word probabilities of {len(members)} model(s): " + ", ".join(f"`{m}`" for m in members)
         if s["overrides"]:
             source += " " + " ".join(f"`--set {o}`" for o in s["overrides"])
         train = [r["train_seconds"] for r in s["runs"] if r["train_seconds"] is not None]

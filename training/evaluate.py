@@ -30,23 +30,19 @@ def oracle_predictions(gold: Sequence[Document]) -> list[Document]:
     return out
 
 
-def evaluate(model: str, data: Sequence[str], oracle_spans: bool = False, device: str = "auto", dtype: str = "fp32") -> dict[str, Any]:
-    """Score ``model`` ('rules' or a checkpoint dir) on gold JSONL files."""
+def evaluate(model: str | Sequence[str], data: Sequence[str], oracle_spans: bool = False, device: str = "auto",
+             dtype: str = "fp32") -> dict[str, Any]:
+    """Score ``model`` ('rules', a checkpoint dir, or several averaged as an ensemble) on gold JSONL files."""
     gold = load_gold(data)
     if oracle_spans:
         pred = oracle_predictions(gold)
         system = "oracle-spans + resolver"
     else:
-        if model == "rules":
-            from araquote.inference.rules import RuleTagger
+        from araquote.inference.ensemble import load_tagger
 
-            tagger: Any = RuleTagger()
-        else:
-            from araquote.inference.tagger import Tagger
-
-            tagger = Tagger.from_pretrained(model, device=device, dtype=dtype)
+        tagger = load_tagger(model, device=device, dtype=dtype)
         pred = list(tagger.tag_documents((d.id, d.text) for d in gold))
-        system = model
+        system = model if isinstance(model, str) else " + ".join(model)
     report = score(gold, pred)
     report["system"] = system
     report["data"] = list(data)
