@@ -108,8 +108,10 @@ suites:
     assert run["train_seconds"] == 22.5 and run["steps"] == 20 and run["reused"] is True
     (entry,) = report["suites"][0]["results"]
     assert entry["status"] == "ok" and entry["seeds"] == [None] and entry["summary"]["entities.micro_f1"]["mean"] > 0
+    assert entry["runs"][0]["model_dir"] == " + ".join(run["members"])  # not shown as the rules
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| both | ensemble |" in md and "mean of the word probabilities of 2 model(s)" in md
+    assert "`rules`" not in md
 
 
 def test_ensemble_must_name_a_trained_system(tmp_path: Path) -> None:

@@ -590,7 +590,8 @@ def evaluate_systems(systems: dict[str, System], suites: list[Suite], device: st
             for suite in wanted:
                 scores, pred, seconds = score_run(tagger, suite)
                 entry = results[suite.spec.name].setdefault(name, {"runs": [], "confusion": None})
-                entry["runs"].append({"seed": run.seed, "model_dir": run.model_dir, "train_seconds": run.train_seconds,
+                model_dir = " + ".join(run.members) if run.members else run.model_dir
+                entry["runs"].append({"seed": run.seed, "model_dir": model_dir, "train_seconds": run.train_seconds,
                                       "eval_seconds": round(seconds, 3), "documents": len(suite.docs),
                                       "headline": headline(scores), "scores": scores})
                 if k == 0 and suite is confusion_suite and ENTITIES in scores.get("layers", {}):
