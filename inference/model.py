@@ -107,6 +107,16 @@ class MultiLayerTokenClassifier(nn.Module):
             with torch.no_grad():
                 self.hash_embed.weight[0].zero_()
 
+    def head_parameter_prefixes(self) -> tuple[str, ...]:
+        """Names (prefixes) of the fresh parameters that feed only the heads, never the encoder.
+
+        The heads, and with ``lexical+entity-hash`` the hashed-identity table fused after the
+        encoder; training gives them ``train.head_learning_rate``. Tables added to the encoder's
+        input embeddings stay with the encoder's rate.
+        """
+        late = ("hash_embed.",) if self.hash_embed is not None and self.meta.word_features == "lexical+entity-hash" else ()
+        return ("heads.", *late)
+
     @property
     def config(self) -> PretrainedConfig:
         config: PretrainedConfig = self.encoder.config

@@ -133,6 +133,24 @@ def test_head_learning_rate_gives_the_heads_their_own_group():
     assert sum(len(g["params"]) for g in groups) == sum(len(g["params"]) for g in plain)
 
 
+@pytest.mark.parametrize("feature_set, late", [("lexical+entity-hash", True), ("lexical+hash", False), ("lexical", False)])
+def test_head_learning_rate_covers_a_late_fused_hash_table(feature_set, late):
+    from transformers import BertConfig
+
+    from araquote.inference.model import ModelMeta, MultiLayerTokenClassifier
+    from araquote.training.train import _param_groups
+
+    meta = ModelMeta(labels={"entities": ["PER"]}, max_length=32, stride=8, encoder="x", word_features=feature_set)
+    model = MultiLayerTokenClassifier.from_encoder(
+        BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32), meta)
+    fast = {id(p) for g in _param_groups(model, 0.01, head_lr=1e-3) if "lr" in g for p in g["params"]}
+    assert {id(p) for p in model.heads.parameters()} <= fast
+    assert id(model.feature_embed.weight) not in fast  # feeds the encoder's input: the encoder's rate
+    if model.hash_embed is not None:
+        assert (id(model.hash_embed.weight) in fast) is late
+    assert late == ("lexical+entity-hash" == feature_set)
+
+
 def test_rare_word_dropout_hides_only_rare_words(tiny_docs):
     import random
 

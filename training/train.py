@@ -269,13 +269,16 @@ def _reset_accelerate_state() -> None:
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float, head_lr: float = 0.0) -> list[dict[str, Any]]:
-    """AdamW groups: no decay on biases and norms; the heads get their own learning rate when ``head_lr`` > 0."""
+    """AdamW groups: no decay on biases and norms; the heads (and a late-fused feature table, see
+    ``MultiLayerTokenClassifier.head_parameter_prefixes``) get their own learning rate when ``head_lr`` > 0."""
+    prefixes_of = getattr(model, "head_parameter_prefixes", None)
+    head_prefixes = prefixes_of() if callable(prefixes_of) else ("heads.",)
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         decays = not (p.ndim < 2 or "norm" in name.lower())
-        groups.setdefault((decays, head_lr > 0 and name.startswith("heads.")), []).append(p)
+        groups.setdefault((decays, head_lr > 0 and name.startswith(head_prefixes)), []).append(p)
     out: list[dict[str, Any]] = []
     for (decays, is_head), params in sorted(groups.items()):
         group: dict[str, Any] = {"params": params, "weight_decay": weight_decay if decays else 0.0}
