@@ -117,13 +117,46 @@ suites:
 def test_ensemble_must_name_a_trained_system(tmp_path: Path) -> None:
     cfg = tmp_path / "b.yaml"
     cfg.write_text("""name: x
-systems: [{name: r, rules: true}, {name: e, ensemble: r}, {name: f, ensemble: ghost}]
+systems: [{name: r, rules: true}, {name: e, ensemble: r}, {name: f, ensemble: ghost}, {name: g, ensemble: [t, t]},
+          {name: t, train: t.yaml}]
 suites: [{name: s, data: [a.jsonl], systems: [e]}]
 """, encoding="utf-8")
     with pytest.raises(ConfigError) as exc:
         bm.load_benchmark_config(cfg)
-    assert "ensemble must name a system with 'train', got 'r'" in str(exc.value)
+    assert "ensemble must name systems with 'train', got 'r'" in str(exc.value)
     assert "got 'ghost'" in str(exc.value)
+    assert "(g): ensemble names a system twice: ['t', 't']" in str(exc.value)
+
+
+def test_benchmark_ensemble_of_several_systems(tmp_path: Path, tiny_corpus: Path, trained_tiny: Path) -> None:
+    """``ensemble: [a, b]`` pools the models of every seed of both systems (a mixed ensemble)."""
+    from .conftest import tiny_config_yaml
+
+    (tmp_path / "t.yaml").write_text(tiny_config_yaml(tiny_corpus, tmp_path / "ignored"), encoding="utf-8")
+    out = tmp_path / "out"
+    for name, secs in (("a", 10.0), ("b", 30.0)):
+        _reusable_run(bm.SystemSpec(name=name, train=str(tmp_path / "t.yaml")), 5, out, trained_tiny / "model", secs)
+    cfg = tmp_path / "b.yaml"
+    cfg.write_text(f"""name: ens
+seeds: [5]
+device: cpu
+systems:
+  - {{name: a, train: {tmp_path / 't.yaml'}}}
+  - {{name: b, train: {tmp_path / 't.yaml'}}}
+  - {{name: ab, ensemble: [a, b]}}
+suites:
+  - {{name: gold, data: [{tiny_corpus / 'test.jsonl'}], systems: [a, ab]}}
+""", encoding="utf-8")
+    report = bm.run_benchmark(str(cfg), out=str(out), command="test", progress=False)
+    jsonschema.validate(report, json.loads((ROOT / "benchmarks" / "report.schema.json").read_text(encoding="utf-8")),
+                        cls=jsonschema.Draft202012Validator)
+    system = next(s for s in report["systems"] if s["name"] == "ab")
+    (run,) = system["runs"]
+    assert run["members"] == [str(out / "runs" / n / "seed-5" / "model") for n in ("a", "b")]
+    assert run["train_seconds"] == 40.0 and system["encoder"] == "from_scratch"
+    assert [s["name"] for s in report["systems"]] == ["a", "ab"]  # b is trained for the ensemble, not scored alone
+    entry = next(e for e in report["suites"][0]["results"] if e["system"] == "ab")
+    assert entry["status"] == "ok" and entry["summary"]["entities.micro_f1"]["mean"] > 0
 
 
 def test_cli_repeated_model_is_an_ensemble(trained_tiny: Path, tiny_corpus: Path, tmp_path: Path,
@@ -142,3 +175,36 @@ def test_cli_repeated_model_is_an_ensemble(trained_tiny: Path, tiny_corpus: Path
     assert len(out.read_text(encoding="utf-8").splitlines()) == 2
     assert main(["evaluate", "--model", "rules", "--model", model, "--data", data]) == 2
     assert "'rules' cannot be part of an ensemble" in capsys.readouterr().err
+
+
+def test_system_seeds_replace_the_benchmark_seeds_and_a_moved_run_is_reused(
+        tmp_path: Path, tiny_corpus: Path, trained_tiny: Path) -> None:
+    from .conftest import tiny_config_yaml
+
+    (tmp_path / "t.yaml").write_text(tiny_config_yaml(tiny_corpus, tmp_path / "ignored"), encoding="utf-8")
+    first = tmp_path / "first"
+    _reusable_run(bm.SystemSpec(name="a", train=str(tmp_path / "t.yaml")), 5, first, trained_tiny / "model", 7.0)
+    out = tmp_path / "out"
+    first.rename(out)  # the run's config.yaml still names its old output_dir: still the same run
+    cfg = tmp_path / "b.yaml"
+    cfg.write_text(f"""name: s
+seeds: [5, 6]
+device: cpu
+systems:
+  - {{name: a, train: {tmp_path / 't.yaml'}, seeds: [5]}}
+  - {{name: e, ensemble: a}}
+suites:
+  - {{name: gold, data: [{tiny_corpus / 'test.jsonl'}], systems: [a, e], max_docs: 2}}
+""", encoding="utf-8")
+    report = bm.run_benchmark(str(cfg), out=str(out), command="test", progress=False)
+    a = next(s for s in report["systems"] if s["name"] == "a")
+    assert [(r["seed"], r["reused"]) for r in a["runs"]] == [(5, True)]  # seed 6 of the benchmark not trained
+    assert not (out / "runs" / "a" / "seed-6").exists()
+    assert report["seeds"] == [5, 6]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nsystems: [{name: r, rules: true, seeds: [1]}, {name: t, train: t.yaml, seeds: [2, 2]}]\n"
+                   "suites: [{name: s, data: [a.jsonl], systems: [r]}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        bm.load_benchmark_config(bad)
+    assert "(r): 'seeds' applies to 'train' systems only" in str(exc.value)
+    assert "(t): seeds must be distinct, got [2, 2]" in str(exc.value)

@@ -2,7 +2,8 @@
 
 A benchmark config (YAML, unknown keys refused) names ``seeds``, ``systems`` and
 ``suites``. A system is trained from a training config once per seed
-(``{name, train, set}``), loaded from a checkpoint (``{name, model}``) or the
+(``{name, train, set, seeds}``; ``seeds`` replaces the benchmark's for that system,
+e.g. fewer where training is expensive), loaded from a checkpoint (``{name, model}``) or the
 rule baseline (``{name, rules: true}``). A suite is a list of data sources
 (like ``data.test`` of a training config), the systems to score on it, and
 optional published figures to show beside ours. Every system is scored with
@@ -81,14 +82,16 @@ class BenchmarkError(AraquoteError, ValueError):
 @dataclass
 class SystemSpec:
     """One system: exactly one of ``train`` (a training config), ``model`` (a checkpoint dir), ``rules``
-    or ``ensemble`` (the name of a ``train`` system: its models of every seed, probabilities averaged)."""
+    or ``ensemble`` (the name of a ``train`` system, or a list of them: their models of every seed,
+    probabilities averaged)."""
 
     name: str
     train: str | None = None
     set: list[str] = field(default_factory=list)  # dot overrides for ``train``, e.g. train.epochs=3
     model: str | None = None
     rules: bool = False
-    ensemble: str | None = None
+    ensemble: list[str] = field(default_factory=list)  # one name is read as a list of one
+    seeds: list[int] = field(default_factory=list)  # a train system's own seeds; empty: the benchmark's
     description: str = ""
 
 
@@ -249,8 +252,15 @@ def _check_systems(systems: list[SystemSpec]) -> list[str]:
         if len(kinds) != 1:
             problems.append(f"systems[{i}] ({s.name}) needs exactly one of train, model, rules: true, ensemble; "
                             f"got {kinds or 'none'}")
-        if s.ensemble and not (s.ensemble in by_name and by_name[s.ensemble].train):
-            problems.append(f"systems[{i}] ({s.name}): ensemble must name a system with 'train', got {s.ensemble!r}")
+        for base in s.ensemble:
+            if not (base in by_name and by_name[base].train):
+                problems.append(f"systems[{i}] ({s.name}): ensemble must name systems with 'train', got {base!r}")
+        if len(set(s.ensemble)) != len(s.ensemble):
+            problems.append(f"systems[{i}] ({s.name}): ensemble names a system twice: {s.ensemble}")
+        if s.seeds and not s.train:
+            problems.append(f"systems[{i}] ({s.name}): 'seeds' applies to 'train' systems only")
+        if len(set(s.seeds)) != len(s.seeds):
+            problems.append(f"systems[{i}] ({s.name}): seeds must be distinct, got {s.seeds}")
         if s.set and not s.train:
             problems.append(f"systems[{i}] ({s.name}): 'set' overrides apply to 'train' systems only")
         if not re.fullmatch(r"[\w.-]+", s.name):
@@ -352,16 +362,20 @@ def train_system(system: System, progress: bool) -> None:
     system.planned = []
 
 
-def ensemble_runs(system: System, base: System) -> None:
-    """One run for an ensemble system: every trained model of ``base``; training time and steps summed."""
-    system.encoder, system.training_data, system.skipped = base.encoder, base.training_data, base.skipped
-    if base.skipped or not base.runs:
+def ensemble_runs(system: System, bases: Sequence[System]) -> None:
+    """One run for an ensemble system: every trained model of each of ``bases``; training time and steps summed."""
+    system.encoder = " + ".join(dict.fromkeys(b.encoder for b in bases))
+    system.training_data = [d for i, b in enumerate(bases) for d in b.training_data
+                            if d not in [e for prev in bases[:i] for e in prev.training_data]]
+    system.skipped = next((f"{b.spec.name}: {b.skipped}" for b in bases if b.skipped), None)
+    runs = [r for b in bases for r in b.runs]
+    if system.skipped or not runs:
         return
-    secs = [r.train_seconds for r in base.runs]
-    steps = [r.steps for r in base.runs]
+    secs = [r.train_seconds for r in runs]
+    steps = [r.steps for r in runs]
     system.runs = [Run(None, None, None if None in secs else round(sum(secs), 1),  # type: ignore[arg-type]
                        None if None in steps else sum(steps),  # type: ignore[arg-type]
-                       all(r.reused for r in base.runs), [str(r.model_dir) for r in base.runs])]
+                       all(r.reused for r in runs), [str(r.model_dir) for r in runs])]
 
 
 def _model_dir(path: str) -> Path:
@@ -396,7 +410,7 @@ def _train_or_reuse(cfg: Any, run_dir: Path, progress: bool) -> Run:
     metrics_path = run_dir / "metrics.json"
     if metrics_path.is_file():
         saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").is_file() else {}
-        diff = _diff_keys(saved or {}, cfg.to_dict())
+        diff = [k for k in _diff_keys(saved or {}, cfg.to_dict()) if k != "output_dir"]  # a moved run folder is the same run
         if diff:
             raise BenchmarkError(f"{run_dir} holds a finished run trained with another config (differs at: {', '.join(diff[:5])}); "
                                  "delete that folder to retrain, or give another --out")
@@ -746,7 +760,8 @@ def run_benchmark(config_path: str, quick: bool = False, out: str | None = None,
                   progress: bool = True, seeds: Sequence[int] | None = None) -> dict[str, Any]:
     """Run a benchmark config end to end; returns the report (also written to ``out``).
 
-    ``seeds`` replaces the config's seeds (e.g. one seed when training is expensive); the report records them."""
+    ``seeds`` replaces the config's seeds and every system's own (e.g. one seed when training is expensive);
+    the report records them."""
     _need_report_packages()
     cfg = load_benchmark_config(config_path)
     out_dir = Path(out) if out else Path("benchmarks/results") / cfg.name
@@ -755,17 +770,20 @@ def run_benchmark(config_path: str, quick: bool = False, out: str | None = None,
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"--seeds must list distinct integers, got {list(seeds)}")
         cfg.seeds = list(seeds)
+        for spec in cfg.systems:
+            spec.seeds = []
     seeds = cfg.seeds[:1] if quick else list(cfg.seeds)
     suites = [load_suite(s, q) for s in cfg.suites]
     wanted = list(dict.fromkeys(n for s in suites if not s.skipped for n in s.spec.systems))
     specs = {s.name: s for s in cfg.systems}
-    bases = [specs[n].ensemble for n in wanted if specs[n].ensemble]
-    planned = {n: plan_system(specs[n], seeds, out_dir, q) for n in dict.fromkeys(wanted + bases)}  # type: ignore[operator]
+    bases = [b for n in wanted for b in specs[n].ensemble]
+    planned = {n: plan_system(specs[n], seeds if quick or not specs[n].seeds else specs[n].seeds, out_dir, q)
+               for n in dict.fromkeys(wanted + bases)}
     for system in planned.values():
         train_system(system, progress)
     for system in planned.values():
         if system.kind == "ensemble":
-            ensemble_runs(system, planned[system.spec.ensemble or ""])
+            ensemble_runs(system, [planned[b] for b in system.spec.ensemble])
     systems = {n: planned[n] for n in wanted}
     results = evaluate_systems(systems, suites, cfg.device, cfg.batch_size, progress)
     report = build_report(cfg, config_path, command, quick, seeds, systems, suites, results)
