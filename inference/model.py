@@ -31,6 +31,7 @@ from .schema import ATTRIBUTION, AraquoteError, bio_labels
 
 META_FILE = "araquote.json"
 WEIGHTS_FILE = "model.safetensors"
+WORD_POOLING = ("first", "mean")
 
 
 class CheckpointError(AraquoteError):
@@ -47,6 +48,7 @@ class ModelMeta:
     stride: int = 128
     max_subwords_per_word: int = 16
     word_features: str = ""  # "" (none), "lexical" or "lexical+hash": see wordfeatures.py
+    word_pooling: str = "first"  # a word's vector for the heads: its first piece's, or the mean of its pieces'
     encoder: str = ""
     version: str = __version__
     training_config: dict[str, Any] = field(default_factory=dict)
@@ -77,6 +79,8 @@ class ModelMeta:
         unknown = set(obj) - known
         if unknown or "labels" not in obj:
             raise CheckpointError(f"{path}: malformed {META_FILE} (unknown keys {sorted(unknown)}, needs 'labels')")
+        if obj.get("word_pooling", "first") not in WORD_POOLING:
+            raise CheckpointError(f"{path}: word_pooling must be one of {WORD_POOLING}, got {obj['word_pooling']!r}")
         return cls(**obj)
 
 
@@ -138,8 +142,13 @@ class MultiLayerTokenClassifier(nn.Module):
         labels: dict[str, torch.Tensor] | None = None,
         weights: torch.Tensor | None = None,
         feature_ids: torch.Tensor | None = None,
+        word_index: torch.Tensor | None = None,
     ) -> dict[str, Any]:
         """Logits per layer; with ``labels`` (-100 = ignored) also the loss.
+
+        With ``word_pooling: mean`` the vector at a word's first piece (where its label sits)
+        is the mean of the encoder's vectors of all its pieces; ``word_index`` (see
+        :func:`~araquote.inference.windows.word_index`) says which pieces belong together.
 
         The loss is the sum over layers of the (example-``weights``-weighted) mean
         token cross-entropy; a layer with no labelled token in the batch adds nothing.
@@ -161,6 +170,10 @@ class MultiLayerTokenClassifier(nn.Module):
             hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
         else:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.meta.word_pooling == "mean":
+            if word_index is None:
+                raise ValueError("this model pools the pieces of each word: pass word_index")
+            hidden = pool_words(hidden, word_index)
         hidden = self.dropout(hidden)
         logits = {layer: head(hidden if late is None or layer == ATTRIBUTION else hidden + late)
                   for layer, head in self.heads.items()}
@@ -218,6 +231,18 @@ class MultiLayerTokenClassifier(nn.Module):
             )
         model.eval()
         return model
+
+
+def pool_words(hidden: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:
+    """Mean of the vectors that share a ``word_index`` target, written at that target.
+
+    Positions that are not a target (a word's later pieces) get zeros: no label sits there.
+    """
+    index = word_index.unsqueeze(-1).expand_as(hidden)
+    summed = torch.zeros_like(hidden).scatter_add_(1, index, hidden)
+    counts = torch.zeros(word_index.shape, dtype=hidden.dtype, device=hidden.device)
+    counts.scatter_add_(1, word_index, torch.ones_like(word_index, dtype=hidden.dtype))
+    return summed / counts.clamp_min(1).unsqueeze(-1)
 
 
 def load_meta(path: Path) -> ModelMeta:

@@ -16,7 +16,15 @@ from .decode import decode_spans, merge_gaps
 from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
 from .schema import ATTRIBUTION, Document, Span
 from .text import Word, get_normaliser
-from .windows import Encoded, Window, best_window_per_word, check_window_settings, encode_documents, make_windows
+from .windows import (
+    Encoded,
+    Window,
+    best_window_per_word,
+    check_window_settings,
+    encode_documents,
+    make_windows,
+    word_index,
+)
 from .wordfeatures import empty_feature_tensor
 
 DTYPES = ("fp32", "bf16", "int8", "auto")
@@ -224,6 +232,8 @@ class Tagger:
             ids = torch.zeros((len(idx), width), dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             feats = empty_feature_tensor(self.meta.word_features, len(idx), width) if self.meta.word_features else None
+            pooled = torch.tensor([word_index(windows[i].word_starts, len(windows[i]), width) for i in idx],
+                                  dtype=torch.long) if self.meta.word_pooling == "mean" else None
             rows, cols = [], []
             for r, i in enumerate(idx):
                 ids[r, : len(windows[i])] = torch.tensor(windows[i].input_ids)
@@ -233,7 +243,8 @@ class Tagger:
                 rows.extend([r] * len(windows[i].word_starts))
                 cols.extend(windows[i].word_starts)
             logits = self.model(ids.to(self.device), mask.to(self.device),
-                                feature_ids=None if feats is None else feats.to(self.device))["logits"]
+                                feature_ids=None if feats is None else feats.to(self.device),
+                                word_index=None if pooled is None else pooled.to(self.device))["logits"]
             sel_r = torch.tensor(rows, device=self.device)
             sel_c = torch.tensor(cols, device=self.device)
             for layer in self.layers:

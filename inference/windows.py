@@ -139,6 +139,21 @@ def _features(name: str, text: str, words: list[Word]) -> list[Any] | None:
     return word_features(name, text, words)
 
 
+def word_index(word_starts: Sequence[int], length: int, width: int | None = None) -> list[int]:
+    """For each position of a window (padded to ``width``), the position of its word's first piece.
+
+    Pieces of word ``k`` (from ``word_starts[k]`` up to the next word's start, or the closing
+    separator) point at ``word_starts[k]``; special tokens and padding point at themselves. A
+    model with ``word_pooling: mean`` averages the pieces that point at the same position.
+    """
+    width = length if width is None else width
+    out = list(range(width))
+    for k, start in enumerate(word_starts):
+        end = word_starts[k + 1] if k + 1 < len(word_starts) else length - 1
+        out[start:end] = [start] * (end - start)
+    return out
+
+
 def best_window_per_word(windows: Sequence[Window], n_words: int) -> list[tuple[int, int]]:
     """For each word, ``(window index, position in that window)`` of its most central occurrence."""
     best: list[tuple[int, int]] = [(-1, -1)] * n_words

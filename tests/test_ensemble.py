@@ -208,3 +208,17 @@ suites:
         bm.load_benchmark_config(bad)
     assert "(r): 'seeds' applies to 'train' systems only" in str(exc.value)
     assert "(t): seeds must be distinct, got [2, 2]" in str(exc.value)
+
+
+def test_a_run_saved_before_a_setting_existed_is_reused_only_at_its_default() -> None:
+    """A config key added later (here model.word_pooling) is absent from an older run's config.yaml."""
+    from araquote.training.config import Config
+
+    now = Config().to_dict()
+    saved = json.loads(json.dumps(now))
+    del saved["model"]["word_pooling"]
+    assert bm._diff_keys(saved, now, defaults=bm._defaults()) == []
+    now["model"]["word_pooling"] = "mean"
+    assert bm._diff_keys(saved, now, defaults=bm._defaults()) == ["model.word_pooling"]
+    saved["model"]["extra"] = 1  # a key only the saved run has still differs
+    assert "model.extra" in bm._diff_keys(saved, now, defaults=bm._defaults())

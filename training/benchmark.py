@@ -410,7 +410,8 @@ def _train_or_reuse(cfg: Any, run_dir: Path, progress: bool) -> Run:
     metrics_path = run_dir / "metrics.json"
     if metrics_path.is_file():
         saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").is_file() else {}
-        diff = [k for k in _diff_keys(saved or {}, cfg.to_dict()) if k != "output_dir"]  # a moved run folder is the same run
+        # a moved run folder is the same run; so is one saved before a setting existed, if the config keeps its default
+        diff = [k for k in _diff_keys(saved or {}, cfg.to_dict(), defaults=_defaults()) if k != "output_dir"]
         if diff:
             raise BenchmarkError(f"{run_dir} holds a finished run trained with another config (differs at: {', '.join(diff[:5])}); "
                                  "delete that folder to retrain, or give another --out")
@@ -422,9 +423,24 @@ def _train_or_reuse(cfg: Any, run_dir: Path, progress: bool) -> Run:
     return Run(cfg.seed, str(run_dir / "model"), metrics.get("train_seconds"), metrics.get("steps"))
 
 
-def _diff_keys(a: Any, b: Any, path: str = "") -> list[str]:
+_MISSING = object()
+
+
+def _defaults() -> dict[str, Any]:
+    from .config import Config
+
+    return Config().to_dict()
+
+
+def _diff_keys(a: Any, b: Any, path: str = "", defaults: Any = None) -> list[str]:
+    """Dotted keys where ``a`` (a saved config) and ``b`` differ; a key ``a`` lacks counts as its default."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in sorted(set(a) | set(b), key=str) for d in _diff_keys(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))]
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            d = defaults.get(k, _MISSING) if isinstance(defaults, dict) else _MISSING
+            left = a[k] if k in a else (d if d is not _MISSING else None)
+            out.extend(_diff_keys(left, b.get(k), f"{path}.{k}" if path else str(k), None if d is _MISSING else d))
+        return out
     return [] if a == b else [path or "top level"]
 
 

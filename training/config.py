@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from araquote.inference.model import WORD_POOLING
 from araquote.inference.schema import AraquoteError
 from araquote.inference.wordfeatures import FEATURE_SETS
 
@@ -68,6 +69,7 @@ class ModelConfig:
     dropout: float = 0.1
     trust_remote_code: bool = False
     word_features: str = ""  # "" or "lexical": cue/complementiser/quotation-mark features for small from-scratch encoders
+    word_pooling: str = "first"  # "first": a word is its first piece's vector; "mean": the mean of its pieces' vectors
     freeze_embeddings: bool = False  # keep the (large) input embedding matrix fixed: much faster on CPU
     # decode weight of the label-bigram prior counted on the training data (see inference/decode.py):
     # null = tuned per layer on the dev split after training (0 without a dev split); 0 = off; > 0 = fixed
@@ -238,6 +240,8 @@ def check(cfg: Config, where: str) -> None:
         problems.append(f"model.stride must be >= 0 and < model.max_length - 2 ({m.max_length - 2}), got {m.stride}")
     if not 1 <= m.max_subwords_per_word <= m.max_length // 4:
         problems.append(f"model.max_subwords_per_word must be in 1..{m.max_length // 4}, got {m.max_subwords_per_word}")
+    if m.word_pooling not in WORD_POOLING:
+        problems.append(f"model.word_pooling must be one of {', '.join(repr(p) for p in WORD_POOLING)}, got {m.word_pooling!r}")
     if m.word_features not in FEATURE_SETS:
         problems.append(f"model.word_features must be one of {', '.join(repr(f) for f in FEATURE_SETS)}, got {m.word_features!r}")
     if m.transition_weight is not None and not 0 <= m.transition_weight <= 10:

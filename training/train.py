@@ -37,6 +37,7 @@ from araquote.inference.model import ModelMeta, MultiLayerTokenClassifier, _repl
 from araquote.inference.schema import Document, DocumentError
 from araquote.inference.tagger import Tagger, cpu_has_bf16
 from araquote.inference.text import get_normaliser, normaliser_for, split_words
+from araquote.inference.windows import word_index
 
 from .config import Config
 from .corpus import collect_labels, load_source
@@ -70,6 +71,7 @@ def build_model(cfg: Config, train_docs: Sequence[Document], labels: dict[str, l
         stride=m.stride,
         max_subwords_per_word=m.max_subwords_per_word,
         word_features=m.word_features,
+        word_pooling=m.word_pooling,
         encoder=m.encoder,
         training_config=cfg.to_dict(),
     )
@@ -114,6 +116,8 @@ def collate(features: Sequence[Feature], layers: Sequence[str], pad_id: int) -> 
         for layer in layers:
             labels[layer][r, :n] = torch.tensor(f.labels[layer])
     weights = torch.tensor([f.weight for f in features], dtype=torch.float32)
+    index = torch.tensor([word_index(f.word_starts, len(f.input_ids), width) if f.word_starts is not None else list(range(width))
+                          for f in features], dtype=torch.long)
     feature_ids = None
     if features[0].feature_ids is not None:
         from araquote.inference.wordfeatures import empty_feature_tensor
@@ -122,7 +126,8 @@ def collate(features: Sequence[Feature], layers: Sequence[str], pad_id: int) -> 
                                            len(features), width)
         for r, f in enumerate(features):
             feature_ids[r, : len(f.input_ids)] = torch.tensor(f.feature_ids)
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "feature_ids": feature_ids}
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights, "feature_ids": feature_ids,
+            "word_index": index}
 
 
 def evaluate_docs(tagger: Tagger, gold: Sequence[Document]) -> dict[str, Any]:
@@ -218,7 +223,7 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
                              random.Random(cfg.seed * 1_000_003 + state["epoch"] * 100_003 + b), cfg.train.rare_word_dropout)
             batch = _to(batch, accelerator.device)
             loss = model(batch["input_ids"], batch["attention_mask"], batch["labels"], batch["weights"],
-                         batch["feature_ids"])["loss"] / cfg.train.grad_accum
+                         batch["feature_ids"], batch["word_index"])["loss"] / cfg.train.grad_accum
             accelerator.backward(loss)
             state["batch_in_epoch"] = b + 1
             if (b + 1) % cfg.train.grad_accum and b + 1 < len(batches):
@@ -295,6 +300,7 @@ def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
         "labels": {k: v.to(device) for k, v in batch["labels"].items()},
         "weights": batch["weights"].to(device),
         "feature_ids": None if batch["feature_ids"] is None else batch["feature_ids"].to(device),
+        "word_index": batch["word_index"].to(device),
     }
 
 
