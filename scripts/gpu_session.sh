@@ -4,8 +4,10 @@
 # that the whole script ends inside one 10-minute device call:
 #   A. issue 8: scripts/bench_speed.py --device cuda (AraBERT-base-shaped random encoder and the offline me5-small
 #      encoder; fp32 and bf16; araquote vs the HF pipeline vs the bare forward pass) on 300 SaudiNewsNet articles.
-#   B. issue 5: scripts/tune_anercorp.py: learning rate x epochs tuned on the ANERcorp train hold-out, the winner
+#   B. issue 5 (STAGES=tune): scripts/tune_anercorp.py: learning rate x epochs tuned on the ANERcorp train hold-out, the winner
 #      trained on all of train at 8 seeds, then `araquote benchmark` scores each seed and their ensemble on test.
+#   B'. issue 5 (STAGES=seeds): no tuning, configs/anercorp-full.yaml at 8 seeds side by side, benchmarked.
+# Choose stages with STAGES="speed seeds" (default "speed tune"); "probe" times one short training run.
 # fp32 matrix products use TF32 tensor cores (TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1) in stage B: the recipe is the
 # CPU one (precision: fp32 in the configs), the GPU only runs it faster.
 set -uo pipefail
@@ -20,7 +22,7 @@ stamp() { echo "=== [$((SECONDS))s] $*"; }
 pack() {  # everything small that this session produced -> $OUT/results.tar.gz (rewritten after each stage)
   tar -czf "$OUT/results.tar.gz" --exclude='*.safetensors' --exclude='*/checkpoint*' --exclude='*/model/*' \
     $(ls -d benchmarks/results/speed/gpu-h200 benchmarks/results/anercorp-tuned configs/benchmarks/anercorp-tuned.yaml \
-      /tmp/tune/sweep.json 2>/dev/null) 2>/dev/null
+      benchmarks/results/anercorp-gpu configs/benchmarks/anercorp-gpu.yaml /tmp/tune/sweep.json 2>/dev/null) 2>/dev/null
 }
 
 stamp "setup"
@@ -36,29 +38,23 @@ $PY -c "import torch, transformers, araquote.training.train, araquote.training.b
 STAGES="${STAGES:-speed tune}"
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 
-if has probe; then  # seconds per training step alone and 8 side by side (sizes the tune stage's deadlines)
-  export TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1
-  for n in 1 8; do
-    stamp "probe: $n hold-out run(s) of 2 epochs side by side"
-    t=$SECONDS
-    for i in $(seq "$n"); do
-      $PY -m araquote train configs/anercorp-holdout.yaml --quiet --set train.epochs=2 --set seed=$((12 + i)) \
-        --set output_dir=/tmp/probe/$n-$i > /tmp/probe-$n-$i.log 2>&1 &
-    done
-    wait
-    echo "probe $n: wall $((SECONDS - t)) s"
-    for i in $(seq "$n"); do
-      $PY -c "import json,sys; m=json.load(open(sys.argv[1])); print(sys.argv[1], 'train_s', m.get('train_seconds'), 'steps', m.get('steps'))" \
-        /tmp/probe/$n-$i/metrics.json || tail -20 /tmp/probe-$n-$i.log
-      tail -2 /tmp/probe/$n-$i/train_log.jsonl
-    done
-  done
-  unset TORCH_ALLOW_TF32_CUBLAS_OVERRIDE
+if has probe; then  # one short hold-out training run: seconds per step on the GPU (progress bar in probe.log);
+  # a run still going at PROBE_S gets SIGABRT, and faulthandler prints where every thread was
+  stamp "probe: hold-out training, ${PROBE_STEPS:-40} steps"
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv -l 5 > "$OUT/smi.txt" 2>&1 &
+  SMI=$!
+  TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1 PYTHONFAULTHANDLER=1 timeout -s ABRT "${PROBE_S:-70}" \
+    $PY -m araquote train configs/anercorp-holdout.yaml --set train.epochs=1 --set "train.max_steps=${PROBE_STEPS:-40}" \
+    --set output_dir=/tmp/probe > "$OUT/probe.log" 2>&1
+  echo "probe rc $?"
+  kill $SMI
+  tr '\r' '\n' < "$OUT/probe.log" | grep -v "^\s*$" | tail -25
+  cat /tmp/probe/metrics.json 2>/dev/null | head -c 600; echo
 fi
 
 has speed && {
 stamp "A. speed benchmark on the GPU"
-timeout "$SPEED_S" $PY scripts/bench_speed.py --device cuda --encoder arabert-base-shaped --encoder models/me5-small-anercorp \
+PYTHONFAULTHANDLER=1 timeout -s ABRT "$SPEED_S" $PY scripts/bench_speed.py --device cuda --encoder arabert-base-shaped --encoder models/me5-small-anercorp \
   --articles 300 --dtypes fp32,bf16 --batch-sizes 16,64 --hf-batch-sizes 8,32,64 --latency-articles 20 --rss-articles 0 \
   --out benchmarks/results/speed/gpu-h200
 echo "speed rc $?"
@@ -74,6 +70,15 @@ timeout $((SWEEP_S + FINAL_S + BENCH_S + 30)) $PY scripts/tune_anercorp.py \
   --work /tmp/tune --system me5-tuned --bench-config configs/benchmarks/anercorp-tuned.yaml \
   --bench-out benchmarks/results/anercorp-tuned --suites anercorp-test
 echo "tune rc $?"
+pack
+}
+has seeds && {  # no tuning: configs/anercorp-full.yaml as it is, 8 seeds side by side, each and their ensemble on test
+stamp "B'. ANERcorp: the anercorp-full recipe at 8 seeds on the GPU, benchmark"
+export TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1
+PYTHONFAULTHANDLER=1 timeout -s ABRT $((FINAL_S + BENCH_S + 20)) $PY scripts/tune_anercorp.py --skip-sweep \
+  --final-seeds 13,14,15,16,17,18,19,20 --jobs 8 --final-deadline "$FINAL_S" --work /tmp/tune --system me5-gpu \
+  --bench-config configs/benchmarks/anercorp-gpu.yaml --bench-out benchmarks/results/anercorp-gpu --suites anercorp-test
+echo "seeds rc $?"
 pack
 }
 stamp "done"

@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--template", default="configs/benchmarks/anercorp-full.yaml",
                    help="benchmark config whose suites are reused")
     p.add_argument("--suites", help="comma list of the template's suites to keep (default: all)")
+    p.add_argument("--skip-sweep", action="store_true",
+                   help="no hold-out runs: train the one --grid point given (or the recipe as it is) at --final-seeds")
     p.add_argument("--no-benchmark", action="store_true")
     return p.parse_args(argv)
 
@@ -142,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     finals = [int(s) for s in args.final_seeds.split(",")]
     points = grid_points(args.grid, args.head_ratio)
+    if args.skip_sweep:
+        if len(points) != 1:
+            raise SystemExit("--skip-sweep takes one setting: give each --grid axis a single value")
+        record: dict[str, Any] = {"holdout": None, "full": args.full, "seeds": [], "grid": args.grid,
+                                  "head_ratio": args.head_ratio, "settings": {}, "ranking": [],
+                                  "chosen": {"point": tag(points[0]), "set": points[0], "tuned": False}}
+        return finish(args, record, points[0], finals, work)
     t0 = time.monotonic()
     sweep = [{"name": f"{tag(p)}/seed-{s}", "point": tag(p), "set": p, "seed": s, "config": args.holdout,
               "out": str(work / "sweep" / tag(p) / f"seed-{s}")} for p in points for s in seeds]
@@ -157,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in settings.values():
         s["mean_last_dev_f1"] = round(sum(s["last_dev_f1"]) / len(s["last_dev_f1"]), 4) if s["last_dev_f1"] else None
     ranked = sorted((k for k, s in settings.items() if s["complete"]), key=lambda k: -settings[k]["mean_last_dev_f1"])
-    record: dict[str, Any] = {"holdout": args.holdout, "full": args.full, "seeds": seeds, "grid": args.grid,
+    record = {"holdout": args.holdout, "full": args.full, "seeds": seeds, "grid": args.grid,
                               "head_ratio": args.head_ratio, "sweep_seconds": round(time.monotonic() - t0, 1),
                               "runs": [{k: v for k, v in j.items() if k not in ("config",)} for j in sweep],
                               "settings": settings, "ranking": ranked}
@@ -169,9 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     best = ranked[0]
     chosen = settings[best]["set"]
-    record["chosen"] = {"point": best, "set": chosen}
+    record["chosen"] = {"point": best, "set": chosen, "tuned": True}
     print(f"chosen on dev: {best} {chosen}", flush=True)
+    return finish(args, record, chosen, finals, work)
 
+
+def finish(args: argparse.Namespace, record: dict[str, Any], chosen: list[str], finals: list[int], work: Path) -> int:
+    """Train ``chosen`` on all of train at every final seed, side by side; write the benchmark config; run it."""
     bench_out = Path(args.bench_out)
     final_jobs = [{"name": f"final/seed-{s}", "set": chosen, "seed": s, "config": args.full,
                    "out": str(bench_out / "runs" / args.system / f"seed-{s}")} for s in finals]
@@ -192,26 +205,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_bench_config(args: argparse.Namespace, record: dict[str, Any], chosen: list[str], seeds: list[int]) -> None:
+    """The benchmark config of the final runs: each seed and their ensemble, the template's suites (``--suites``)."""
     template = yaml.safe_load((ROOT / args.template).read_text(encoding="utf-8"))
     names = [args.system, f"{args.system}-ensemble"]
     keep = args.suites.split(",") if args.suites else [s["name"] for s in template["suites"]]
     suites = [{**s, "systems": names} for s in template["suites"] if s["name"] in keep]
-    lines = [f"  {k}: {s['mean_last_dev_f1']} {s['last_dev_f1']}" for k, s in record["settings"].items()]
-    header = [
-        f"# Written by scripts/tune_anercorp.py: {args.full} with the setting that scored best on the ANERcorp",
-        f"# train hold-out ({args.holdout}; mean dev micro-F1 of the last epoch over seeds {record['seeds']}),",
-        "# chosen before any test score of it was computed. Every setting tried (mean, per seed):",
-        *[f"#{line}" for line in lines],
-        f"# Chosen: {' '.join(chosen) or 'the recipe as it is'}. Final seeds {seeds} (asked: {record['final']['seeds']}).",
+    change = " ".join(chosen) or "no change"
+    if record["chosen"].get("tuned"):
+        how = "chosen on a hold-out of ANERcorp train"
+        header = [
+            f"# Written by scripts/tune_anercorp.py: {args.full} with the setting that scored best on the ANERcorp",
+            f"# train hold-out ({args.holdout}; mean dev micro-F1 of the last epoch over seeds {record['seeds']}),",
+            "# chosen before any test score of it was computed. Every setting tried (mean, per seed):",
+            *[f"#   {k}: {v['mean_last_dev_f1']} {v['last_dev_f1']}" for k, v in record["settings"].items()],
+        ]
+    else:
+        how = "not tuned: the recipe's own settings"
+        header = [f"# Written by scripts/tune_anercorp.py --skip-sweep: {args.full} ({change}), no tuning,"]
+    header += [
+        f"# trained at seeds {record['final']['seeds']} side by side; finished in time: {seeds}. The ensemble of all",
+        "# finished seeds was registered here before any test score was computed.",
     ]
     cfg = {
         "name": Path(args.bench_config).stem,
-        "description": (f"ANERcorp in domain and AQMAR out of domain: {args.full} with {' '.join(chosen) or 'no change'} "
-                        f"(chosen on a hold-out of ANERcorp train), {len(seeds)} seeds and their ensemble."),
+        "description": f"ANERcorp: {args.full} with {change} ({how}), {len(seeds)} seeds and their ensemble.",
         "seeds": seeds,
         "systems": [
-            {"name": args.system, "description": f"{args.full} with {' '.join(chosen)} (tuned on the train hold-out)",
-             "train": args.full, "set": chosen},
+            {"name": args.system, "description": f"{args.full} with {change} ({how})", "train": args.full,
+             **({"set": chosen} if chosen else {})},
             {"name": names[1], "description": f"the models of {args.system} of every seed, word probabilities averaged",
              "ensemble": args.system},
         ],
