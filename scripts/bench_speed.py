@@ -13,7 +13,10 @@ each encoder given:
 
 Every configuration runs in a fresh worker process (forked from a fork server
 that only imported the libraries), so peak RSS figures never mix. See
-``benchmarks/README.md`` for what each figure means.
+``benchmarks/README.md`` for what each figure means. Each finished job's result
+is appended at once to ``OUT/jobs.jsonl``; on SIGTERM (``timeout``, a scheduler)
+the run stops, writes report.json/report.md from the jobs that finished, marked
+``incomplete``, and exits with 3.
 
 Usage::
 
@@ -31,6 +34,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -88,6 +92,10 @@ SMOKE_DEFAULTS: dict[str, Any] = {
     # One thread: on a busy machine (shared cores) torch's spinning thread pool runs tiny models ~30x slower.
     "threads": 1,
 }
+
+
+class Interrupted(Exception):
+    """SIGTERM (``timeout``, a scheduler) during a run: the jobs already finished still make a report."""
 
 
 class BenchError(Exception):
@@ -872,10 +880,11 @@ def run_job(kind: str, cfg: dict[str, Any], result_path: str) -> None:
 class Runner:
     """Runs each job in a fresh process forked from a fork server that preloaded the libraries."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, log: Path | None = None) -> None:
         self.ctx = mp.get_context("forkserver")
         self.ctx.set_forkserver_preload(["__main__", *PRELOAD])
         self.work = work
+        self.log = log  # each finished job's result is appended here at once (JSONL): a killed run keeps them
         self.count = 0
 
     def run(self, kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -887,7 +896,12 @@ class Runner:
         t0 = time.perf_counter()
         proc = self.ctx.Process(target=run_job, args=(kind, cfg, str(result)), name=f"bench-{kind}")
         proc.start()
-        proc.join()
+        try:
+            proc.join()
+        except BaseException:  # Interrupted (SIGTERM) or Ctrl-C: the worker goes too
+            proc.kill()
+            proc.join()
+            raise
         if proc.exitcode != 0 or not result.is_file():
             reason = (
                 f"killed by signal {-proc.exitcode} (out of memory?)"
@@ -897,7 +911,11 @@ class Runner:
             print(f"[bench] {what}: FAILED ({reason})", file=sys.stderr, flush=True)
             return {"error": f"{what}: worker failed ({reason}); its traceback is on stderr"}
         print(f"[bench] {what}: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-        return json.loads(result.read_text(encoding="utf-8"))
+        out = json.loads(result.read_text(encoding="utf-8"))
+        if self.log is not None:
+            with self.log.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"job": what, "result": out}, ensure_ascii=False) + "\n")
+        return out
 
 
 def _describe(kind: str, cfg: dict[str, Any]) -> str:
@@ -912,10 +930,14 @@ def _describe(kind: str, cfg: dict[str, Any]) -> str:
 
 def bench_target(
     runner: Runner, target: Target, s: Settings, articles_path: Path, work: Path, first: bool,
-    rss_path: Path | None = None,
+    rss_path: Path | None = None, res: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """All jobs of one target: build (when needed), araquote per dtype x batch size, HF per dtype, memory check."""
-    res: dict[str, Any] = {"name": target.name, "spec": target.spec, "kind": target.kind}
+    """All jobs of one target: build (when needed), araquote per dtype x batch size, HF per dtype, memory check.
+
+    Filled into ``res`` (when given) job by job, so that an interrupted run reports what finished.
+    """
+    res = {} if res is None else res
+    res.update({"name": target.name, "spec": target.spec, "kind": target.kind})
     if target.skip:
         res["skipped"] = target.skip
         return res
@@ -933,27 +955,16 @@ def bench_target(
         if "error" in res["build"]:
             return res
     base["checkpoint"] = ckpt
-    res["araquote"] = [
-        runner.run(
-            "araquote",
-            {
-                **base,
-                "dtype": dt,
-                "batch_size": bs,
-                "latency_articles": s.latency_articles,
-                "spans_file": str(work / f"spans-{target.name}-{dt}-{bs}.json"),
-            },
-        )
-        for dt in s.dtypes
-        for bs in s.batch_sizes
-    ]
-    res["hf"] = [
-        runner.run(
-            "hf", {**base, "dtype": dt, "hf_batch_sizes": s.hf_batch_sizes, "hf_tune_articles": s.hf_tune_articles}
-        )
-        for dt in s.dtypes
-        if dt in HF_DTYPES
-    ]
+    res["araquote"] = []
+    for dt in s.dtypes:
+        for bs in s.batch_sizes:
+            spans = str(work / f"spans-{target.name}-{dt}-{bs}.json")
+            cfg = {**base, "dtype": dt, "batch_size": bs, "latency_articles": s.latency_articles, "spans_file": spans}
+            res["araquote"].append(runner.run("araquote", cfg))
+    res["hf"] = []
+    for dt in (d for d in s.dtypes if d in HF_DTYPES):
+        cfg = {**base, "dtype": dt, "hf_batch_sizes": s.hf_batch_sizes, "hf_tune_articles": s.hf_tune_articles}
+        res["hf"].append(runner.run("hf", cfg))
     if first and s.rss_articles:
         res["rss_check"] = runner.run(
             "rss",
@@ -1071,7 +1082,8 @@ def run_benchmark(s: Settings, command: str) -> dict[str, Any]:
             rss_path = work / "rss-articles.jsonl"
         except BenchError:
             pass  # fewer articles than asked: job_rss cycles the timed ones (its report says how many are distinct)
-    runner = Runner(work)
+    runner = Runner(work, s.out / "jobs.jsonl")
+    (s.out / "jobs.jsonl").unlink(missing_ok=True)
     lengths = [len(a["text"]) for a in articles]
     t0 = time.perf_counter()
     report: dict[str, Any] = {
@@ -1095,10 +1107,29 @@ def run_benchmark(s: Settings, command: str) -> dict[str, Any]:
     }
     _warn_if_busy(report)
     first = True
-    for target in s.targets:
-        res = bench_target(runner, target, s, articles_path, work, first, rss_path)
-        first = first and "skipped" in res
-        report["targets"].append(res)
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        for target in s.targets:
+            res: dict[str, Any] = {}
+            report["targets"].append(res)
+            bench_target(runner, target, s, articles_path, work, first, rss_path, res)
+            first = first and "skipped" in res
+    except Interrupted as exc:
+        done = sum(len(t.get("araquote", [])) + len(t.get("hf", [])) for t in report["targets"])
+        report["incomplete"] = (
+            f"stopped by {exc} during job {runner.count}; the report holds the {done} timed job(s) that finished"
+        )
+        report["notes"].append(f"INCOMPLETE: {report['incomplete']}.")
+        for t in report["targets"]:
+            if t.get("araquote") and "ratios" not in t:
+                t["agreement"] = span_agreement(t["araquote"], s.batch_sizes[0])
+                t["ratios"] = ratios(t)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     report["load_avg_end"] = _loadavg()
     report["total_s"] = round(time.perf_counter() - t0, 1)
     if s.keep_work:
@@ -1395,9 +1426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"wrote {settings.out / 'report.json'} and {settings.out / 'report.md'}"
         + (f"; {len(failed)} job(s) failed" if failed else "")
-        + ("" if measured else "; nothing was measured (every target was skipped)"),
+        + ("" if measured else "; nothing was measured (every target was skipped)")
+        + (f"; INCOMPLETE: {report['incomplete']}" if "incomplete" in report else ""),
         file=sys.stderr,
     )
+    if "incomplete" in report:
+        return 3
     return 1 if failed or not measured else 0
 
 

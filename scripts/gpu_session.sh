@@ -7,17 +7,22 @@
 #   B. issue 5 (STAGES=tune): scripts/tune_anercorp.py: learning rate x epochs tuned on the ANERcorp train hold-out, the winner
 #      trained on all of train at 8 seeds, then `araquote benchmark` scores each seed and their ensemble on test.
 #   B'. issue 5 (STAGES=seeds): no tuning, configs/anercorp-full.yaml at 8 seeds side by side, benchmarked.
-# Choose stages with STAGES="speed seeds" (default "speed tune"); "probe" times one short training run.
+# Choose stages with STAGES (default "speed"); "probe" times one short training run. Measured on an H200 (2026-11-29):
+# setup 26-31 s; speed: the info job 19 s, building the AraBERT-base-shaped checkpoint 6 s, each araquote job on it
+# 23-34 s (fp32/bf16 x batch 16/64), so both encoders with the HF pipeline need about 7 min (SPEED_S=420); seeds:
+# 8 full-train runs side by side 101-105 s wall, then the benchmark about 45 s. "tune" has not run yet: its
+# deadlines (sweep 300 s, finals 130 s, benchmark 90 s) add to about 9 min. A session's 15 device minutes hold one
+# machine start and ONE of "speed" or "tune", not both.
 # fp32 matrix products use TF32 tensor cores (TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1) in stage B: the recipe is the
 # CPU one (precision: fp32 in the configs), the GPU only runs it faster.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/gpu-out}"
 mkdir -p "$OUT"
-exec > >(tee -a "$OUT/log.txt") 2>&1
+exec > >(tee -a "$OUT/log.txt") 2>&1  # NB: a bare `wait` below would also wait for this tee, forever
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PY="${PY:-python3}"
-SPEED_S="${SPEED_S:-110}" SWEEP_S="${SWEEP_S:-170}" FINAL_S="${FINAL_S:-100}" BENCH_S="${BENCH_S:-110}"
+SPEED_S="${SPEED_S:-420}" SWEEP_S="${SWEEP_S:-300}" FINAL_S="${FINAL_S:-130}" BENCH_S="${BENCH_S:-90}"
 stamp() { echo "=== [$((SECONDS))s] $*"; }
 pack() {  # everything small that this session produced -> $OUT/results.tar.gz (rewritten after each stage)
   tar -czf "$OUT/results.tar.gz" --exclude='*.safetensors' --exclude='*/checkpoint*' --exclude='*/model/*' \
@@ -35,7 +40,7 @@ $PY -c "import lzma, shutil; shutil.copyfileobj(lzma.open('models/me5-small-aner
 rm -f models/me5-small-anercorp/model.safetensors.xz
 $PY -c "import torch, transformers, araquote.training.train, araquote.training.benchmark, seqeval, jsonschema; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__)" || exit 7
 
-STAGES="${STAGES:-speed tune}"
+STAGES="${STAGES:-speed}"
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if has probe; then  # one short hold-out training run: seconds per step on the GPU (progress bar in probe.log);
@@ -54,8 +59,10 @@ fi
 
 has speed && {
 stamp "A. speed benchmark on the GPU"
-PYTHONFAULTHANDLER=1 timeout -s ABRT "$SPEED_S" $PY scripts/bench_speed.py --device cuda --encoder arabert-base-shaped --encoder models/me5-small-anercorp \
-  --articles 300 --dtypes fp32,bf16 --batch-sizes 16,64 --hf-batch-sizes 8,32,64 --latency-articles 20 --rss-articles 0 \
+# SIGTERM at SPEED_S: bench_speed writes the report of the jobs that finished (marked incomplete) and exits 3
+timeout -k 30 "$SPEED_S" $PY scripts/bench_speed.py --device cuda --encoder models/me5-small-anercorp \
+  --encoder arabert-base-shaped --articles 300 --dtypes fp32,bf16 --batch-sizes 16,64 --hf-batch-sizes 8,32,64 \
+  --latency-articles 10 --rss-articles 0 \
   --out benchmarks/results/speed/gpu-h200
 echo "speed rc $?"
 pack

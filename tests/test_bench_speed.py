@@ -151,3 +151,32 @@ def test_bare_forward_feeds_word_features_of_a_from_scratch_model(tiny_docs):
     assert rows and all(r.feature_ids is not None and len(r.feature_ids) == len(r.input_ids) for r in rows)
     result = bench.bare_forward(tagger.model, batches, "cpu")
     assert result["tokens"] == sum(len(r) for r in rows) and result["tokens_per_s"] > 0
+
+
+def test_sigterm_keeps_the_finished_jobs(tmp_path):
+    """A time-boxed run (``timeout`` sends SIGTERM) still writes a report of every job that finished, marked incomplete."""
+    if not any(DATA.glob("*.zip")):
+        pytest.skip(f"no SaudiNewsNet zips in {DATA}")
+    import signal
+    import time
+
+    out = tmp_path / "bench"
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--smoke", "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    jobs = out / "jobs.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:  # wait for the first timed araquote job
+        lines = jobs.read_text(encoding="utf-8").splitlines() if jobs.is_file() else []
+        if any(json.loads(line)["job"].startswith("araquote") for line in lines):
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the smoke run ended before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err[-2000:]
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["incomplete"].startswith("stopped by SIGTERM")
+    rows = report["targets"][0]["araquote"]
+    assert rows and all("error" not in r for r in rows) and rows[0]["tokens_per_s"] > 0
+    assert len(rows) <= len(jobs.read_text(encoding="utf-8").splitlines()) - 2  # jobs.jsonl: info, build, timed ones
+    assert "INCOMPLETE" in (out / "report.md").read_text(encoding="utf-8")
