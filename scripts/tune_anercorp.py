@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,19 @@ def tag(point: list[str]) -> str:
     return "_".join(f"{k}-{v}" for k, v in parts) or "base"
 
 
-def run_all(jobs: list[dict[str, Any]], width: int, deadline: float) -> None:
-    """Run ``araquote train`` jobs, ``width`` at a time, each in its own process group; stop what outlives ``deadline``."""
+def train_command(job: dict[str, Any]) -> list[str]:
+    """``araquote train CONFIG --set ...`` for one job (its overrides, seed and output folder)."""
+    sets = job["set"] + [f"seed={job['seed']}", f"output_dir={job['out']}"]
+    return [sys.executable, "-m", "araquote", "train", job["config"], "--quiet", *[a for s in sets for a in ("--set", s)]]
+
+
+def run_all(jobs: list[dict[str, Any]], width: int, deadline: float,
+            command: Callable[[dict[str, Any]], list[str]] = train_command) -> None:
+    """Run jobs, ``width`` at a time, each in its own process group; stop what outlives ``deadline`` (seconds).
+
+    A job is ``done`` when it exits 0 and wrote ``metrics.json`` in its ``out`` folder; each job gets ``status``
+    and ``seconds``.
+    """
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"), "TOKENIZERS_PARALLELISM": "false"}
     pending, running = list(jobs), []
     end = time.monotonic() + deadline
@@ -95,12 +107,9 @@ def run_all(jobs: list[dict[str, Any]], width: int, deadline: float) -> None:
         while pending and len(running) < width:
             job = pending.pop(0)
             Path(job["out"]).mkdir(parents=True, exist_ok=True)
-            sets = job["set"] + [f"seed={job['seed']}", f"output_dir={job['out']}"]
-            cmd = [sys.executable, "-m", "araquote", "train", job["config"], "--quiet",
-                   *[a for s in sets for a in ("--set", s)]]
             job["started"] = time.monotonic()
             with open(Path(job["out"]) / "stdout.txt", "w") as log:
-                job["proc"] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                job["proc"] = subprocess.Popen(command(job), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                                start_new_session=True)
             running.append(job)
             print(f"[{time.strftime('%H:%M:%S')}] start {job['name']}", flush=True)
@@ -126,6 +135,7 @@ def run_all(jobs: list[dict[str, Any]], width: int, deadline: float) -> None:
             pending, running = [], []
     for job in jobs:
         job.pop("proc", None)
+        job.pop("started", None)
 
 
 def dev_curve(out: str) -> list[float]:
