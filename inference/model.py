@@ -49,6 +49,9 @@ class ModelMeta:
     max_subwords_per_word: int = 16
     word_features: str = ""  # "" (none), "lexical" or "lexical+hash": see wordfeatures.py
     word_pooling: str = "first"  # a word's vector for the heads: its first piece's, or the mean of its pieces'
+    # trained with a linear-chain CRF over the words of each window (tag-transition scores learned with the
+    # encoder); the learned matrix is stored in ``transitions`` and decoded like the prior, at weight 1
+    crf: bool = False
     encoder: str = ""
     version: str = __version__
     training_config: dict[str, Any] = field(default_factory=dict)
@@ -110,16 +113,20 @@ class MultiLayerTokenClassifier(nn.Module):
             nn.init.normal_(self.hash_embed.weight, std=0.02)
             with torch.no_grad():
                 self.hash_embed.weight[0].zero_()
+        self.crf: nn.ParameterDict | None = None
+        if meta.crf:
+            self.crf = nn.ParameterDict({layer: nn.Parameter(torch.zeros(len(meta.tags(layer)), len(meta.tags(layer))))
+                                         for layer in meta.labels})
 
     def head_parameter_prefixes(self) -> tuple[str, ...]:
         """Names (prefixes) of the fresh parameters that feed only the heads, never the encoder.
 
-        The heads, and with ``lexical+entity-hash`` the hashed-identity table fused after the
+        The heads, the CRF transitions, and with ``lexical+entity-hash`` the hashed-identity table fused after the
         encoder; training gives them ``train.head_learning_rate``. Tables added to the encoder's
         input embeddings stay with the encoder's rate.
         """
         late = ("hash_embed.",) if self.hash_embed is not None and self.meta.word_features == "lexical+entity-hash" else ()
-        return ("heads.", *late)
+        return ("heads.", "crf.", *late)
 
     @property
     def config(self) -> PretrainedConfig:
@@ -152,6 +159,9 @@ class MultiLayerTokenClassifier(nn.Module):
 
         The loss is the sum over layers of the (example-``weights``-weighted) mean
         token cross-entropy; a layer with no labelled token in the batch adds nothing.
+        With ``meta.crf`` it is instead the linear-chain CRF negative log-likelihood of each
+        window's labelled words (emissions: the log-softmax of the logits; transitions:
+        ``self.crf``), per labelled word; with zero transitions it equals the cross-entropy.
         """
         late: torch.Tensor | None = None
         if self.feature_embed is not None:
@@ -182,7 +192,11 @@ class MultiLayerTokenClassifier(nn.Module):
             loss = hidden.new_zeros((), dtype=torch.float32)
             for layer, target in labels.items():
                 valid = target != -100
-                if valid.any():
+                if valid.any() and self.crf is not None:
+                    nll, words = crf_nll(logits[layer].float(), target, self.crf[layer].float())
+                    w = torch.ones_like(nll) if weights is None else weights.float()
+                    loss = loss + (nll * w).sum() / (words * w).sum().clamp_min(1e-6)
+                elif valid.any():
                     layer_logits = logits[layer].float()
                     token_loss = nn.functional.cross_entropy(
                         layer_logits.view(-1, layer_logits.size(-1)), target.view(-1), ignore_index=-100, reduction="none"
@@ -198,6 +212,8 @@ class MultiLayerTokenClassifier(nn.Module):
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
         self.encoder.config.save_pretrained(tmp)
+        if self.crf is not None:  # the learned transitions are what the decode reads
+            self.meta.transitions = {layer: p.detach().float().cpu().tolist() for layer, p in self.crf.items()}
         (tmp / META_FILE).write_text(json.dumps(asdict(self.meta), ensure_ascii=False, indent=2), encoding="utf-8")
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "araquote": __version__})
@@ -231,6 +247,32 @@ class MultiLayerTokenClassifier(nn.Module):
             )
         model.eval()
         return model
+
+
+def crf_nll(logits: torch.Tensor, target: torch.Tensor, transitions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row linear-chain CRF negative log-likelihood over the labelled positions of each row.
+
+    ``logits`` (B, T, K), ``target`` (B, T) with -100 where a position carries no label, ``transitions``
+    (K, K): score of tag i followed by tag j. A row's labelled positions, in order, form its sequence.
+    Returns the NLL per row (0 for a row with no label) and the number of labelled positions per row.
+    """
+    valid = target != -100
+    words = valid.sum(1)
+    length = int(words.max())
+    emissions = torch.log_softmax(logits, dim=-1)
+    # pack each row's labelled positions to the left: position k of the row's sequence
+    order = torch.sort((~valid).to(torch.int8), dim=1, stable=True).indices[:, :length]
+    em = emissions.gather(1, order[..., None].expand(-1, -1, emissions.size(-1)))
+    tags = target.gather(1, order).clamp_min(0)
+    mask = torch.arange(length, device=target.device)[None, :] < words[:, None]
+    gold = (em.gather(2, tags[..., None]).squeeze(-1) * mask).sum(1)
+    gold = gold + (transitions[tags[:, :-1], tags[:, 1:]] * mask[:, 1:]).sum(1)
+    alpha = em[:, 0]
+    for t in range(1, length):
+        step = torch.logsumexp(alpha[:, :, None] + transitions[None], dim=1) + em[:, t]
+        alpha = torch.where(mask[:, t, None], step, alpha)
+    log_z = torch.logsumexp(alpha, dim=-1)
+    return torch.where(words > 0, log_z - gold, torch.zeros_like(gold)), words.float()
 
 
 def pool_words(hidden: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:

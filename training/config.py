@@ -70,6 +70,7 @@ class ModelConfig:
     trust_remote_code: bool = False
     word_features: str = ""  # "" or "lexical": cue/complementiser/quotation-mark features for small from-scratch encoders
     word_pooling: str = "first"  # "first": a word is its first piece's vector; "mean": the mean of its pieces' vectors
+    crf: bool = False  # train a linear-chain CRF over each window's words (learned transitions, decoded at weight 1)
     freeze_embeddings: bool = False  # keep the (large) input embedding matrix fixed: much faster on CPU
     # decode weight of the label-bigram prior counted on the training data (see inference/decode.py):
     # null = tuned per layer on the dev split after training (0 without a dev split); 0 = off; > 0 = fixed

@@ -72,6 +72,7 @@ def build_model(cfg: Config, train_docs: Sequence[Document], labels: dict[str, l
         max_subwords_per_word=m.max_subwords_per_word,
         word_features=m.word_features,
         word_pooling=m.word_pooling,
+        crf=m.crf,
         encoder=m.encoder,
         training_config=cfg.to_dict(),
     )
@@ -445,7 +446,10 @@ def tune_transition_weights(tagger: Tagger, dev_docs: Sequence[Document],
 def _choose_weights(cfg: Config, tagger: Tagger, dev_docs: Sequence[Document], metrics: dict[str, Any]) -> None:
     meta = tagger.meta
     fixed = cfg.model.transition_weight
-    if fixed is not None or not dev_docs:
+    if fixed is None and not dev_docs and meta.crf:
+        chosen = {layer: 1.0 for layer in meta.labels}
+        metrics["transition_weights"] = {"chosen": chosen, "how": "CRF: the learned transitions at weight 1 (no dev split)"}
+    elif fixed is not None or not dev_docs:
         chosen = {layer: float(fixed or 0.0) for layer in meta.labels}
         metrics["transition_weights"] = {"chosen": chosen, "how": "fixed in the config" if fixed is not None
                                          else "no dev split: prior off"}
