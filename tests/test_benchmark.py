@@ -161,6 +161,18 @@ def test_finished_run_is_reused_only_with_the_same_config(tmp_path: Path, tiny_c
     system = bm.plan_system(spec, [5], tmp_path, None)
     bm.train_system(system, progress=False)
     assert [(r.seed, r.train_seconds, r.steps, r.reused) for r in system.runs] == [(5, 12.5, 40, True)]
+    # a run saved before a data-source setting existed is reused while the config keeps that setting's default
+    saved = cfg.to_dict()
+    for src in saved["data"]["train"]:
+        del src["layers"]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    assert bm._diff_keys(saved, cfg.to_dict(), defaults=bm._defaults()) == []
+    system = bm.plan_system(spec, [5], tmp_path, None)
+    bm.train_system(system, progress=False)
+    assert system.runs[0].reused
+    spec.set = ["data.train=[{path: x.jsonl, layers: [entities]}]"]
+    assert "data.train[0].layers" in bm._diff_keys(saved, bm._training_config(spec, 5, run_dir, None).to_dict(),
+                                                   defaults=bm._defaults())
     spec.set = ["train.learning_rate=0.01"]
     with pytest.raises(bm.BenchmarkError, match=r"differs at: train\.learning_rate"):
         bm.train_system(bm.plan_system(spec, [5], tmp_path, None), progress=False)

@@ -47,6 +47,8 @@ def test_arabert_config_names_the_hub_model():
         ("data: {train: [a.jsonl]}\ntrain: {precision: fp8}", "train.precision must be one of"),
         ("data: {train: [{path: a.jsonl, format: csv}]}", "format must be one of jsonl, conll, aqmar"),
         ("data: {}", "data.train needs at least one source"),
+        ("data: {train: [{path: a.jsonl, layers: [entity]}]}", "data.train[0].layers must list some of attribution, entities once each"),
+        ("data: {train: [a.jsonl], dev: [{path: b.jsonl, layers: []}]}", "data.dev[0].layers must list some of"),
         ("data: {train: [a.jsonl]}\nmodel: {transition_weight: -1}", "model.transition_weight must be null (tune on dev)"),
         ("- a\n- b", "top level must be a mapping"),
         ("data: [oops", "not valid YAML"),

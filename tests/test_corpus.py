@@ -7,7 +7,8 @@ import pytest
 from araquote.cli import main
 from araquote.training.authoring import MarkupError, parse_source
 from araquote.training.build import assign_splits, build_corpus, stratum
-from araquote.training.corpus import read_conll, read_corpus
+from araquote.training.config import DataSource
+from araquote.training.corpus import collect_labels, load_source, read_conll, read_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -128,3 +129,16 @@ def test_phenomena_detector_on_a_small_document():
     assert got["quotation marks around a non-quote"] == 1 and got["question mark"] == 1
     assert got["'اقرأ أيضا' line"] == 1 and got["multi-word entity"] == 1
     assert got["entity with an attached proclitic"] == 1 and got["entity inside a QUOTE"] == 1
+
+
+def test_a_source_can_teach_only_some_layers():
+    """``layers: [entities]`` on a two-layer corpus: its quote spans and records go, its entities stay, untouched."""
+    full = read_corpus(ROOT / "data" / "dev.jsonl")
+    kept = load_source(DataSource(path=str(ROOT / "data" / "dev.jsonl"), layers=["entities"]))
+    assert len(kept) == len(full) and all(d.layers == ["entities"] and not d.quotes for d in kept)
+    assert [[(s.start, s.end, s.label) for s in d.spans] for d in kept] == [
+        [(s.start, s.end, s.label) for s in d.spans if s.layer == "entities"] for d in full]
+    assert sum(len(d.spans) for d in kept) > 0
+    assert list(collect_labels(kept)) == ["entities"] and list(collect_labels(full)) == ["attribution", "entities"]
+    quotes_only = load_source(DataSource(path=str(ROOT / "data" / "dev.jsonl"), layers=["attribution"]))
+    assert all(d.layers == ["attribution"] and d.quotes == f.quotes for d, f in zip(quotes_only, full))

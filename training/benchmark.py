@@ -441,6 +441,12 @@ def _diff_keys(a: Any, b: Any, path: str = "", defaults: Any = None) -> list[str
             left = a[k] if k in a else (d if d is not _MISSING else None)
             out.extend(_diff_keys(left, b.get(k), f"{path}.{k}" if path else str(k), None if d is _MISSING else d))
         return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and path.startswith("data."):
+        # a data source saved before one of its settings existed is the same source if the setting keeps its default
+        from .config import DataSource
+
+        src_defaults = dataclasses.asdict(DataSource(path=""))
+        return [k for i, (x, y) in enumerate(zip(a, b)) for k in _diff_keys(x, y, f"{path}[{i}]", src_defaults)]
     return [] if a == b else [path or "top level"]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from araquote.inference.model import WORD_POOLING
-from araquote.inference.schema import AraquoteError
+from araquote.inference.schema import LAYERS, AraquoteError
 from araquote.inference.wordfeatures import FEATURE_SETS
 
 
@@ -35,6 +35,9 @@ class DataSource:
     max_docs: int = 0
     doc_tokens: int = 0  # conll only: group this many tokens per document (0 = sentence/blank-line breaks)
     portion: list[float] | None = None  # [from, to] fractions of the documents, e.g. [0.0, 0.9] (a dev slice)
+    # teach only these layers from this source (e.g. [entities] from a corpus that also has attribution);
+    # null = every layer the documents carry
+    layers: list[str] | None = None
 
 
 @dataclass
@@ -233,6 +236,8 @@ def check(cfg: Config, where: str) -> None:
                 problems.append(f"data.{split}[{i}].format must be one of {', '.join(FORMATS)}, got {src.format!r}")
             if src.portion is not None and not (len(src.portion) == 2 and 0 <= src.portion[0] < src.portion[1] <= 1):
                 problems.append(f"data.{split}[{i}].portion must be [from, to] with 0 <= from < to <= 1, got {src.portion}")
+            if src.layers is not None and (not src.layers or set(src.layers) - set(LAYERS) or len(set(src.layers)) != len(src.layers)):
+                problems.append(f"data.{split}[{i}].layers must list some of {', '.join(LAYERS)} once each, got {src.layers}")
             if not 0 < src.weight < float("inf"):  # written so that NaN fails too
                 problems.append(f"data.{split}[{i}].weight must be > 0 and finite, got {src.weight}")
     if m.max_length < 16 or m.max_length > 8192:

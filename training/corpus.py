@@ -165,7 +165,22 @@ def load_source(src: DataSource) -> list[Document]:
         docs = docs[: src.max_docs]
     for d in docs:
         d.meta = {**d.meta, "weight": src.weight}
+        if src.layers is not None:
+            keep_layers(d, src.layers)
     return docs
+
+
+def keep_layers(doc: Document, layers: Iterable[str]) -> None:
+    """Drop every layer of ``doc`` but ``layers`` (with its spans, and its quote records without attribution).
+
+    A layer the document does not carry stays absent: the training loss is masked per layer, so such a
+    document teaches only the layers it keeps.
+    """
+    wanted = set(layers)
+    doc.layers = [layer for layer in doc.layers if layer in wanted]
+    doc.spans = [s for s in doc.spans if s.layer in wanted]
+    if ATTRIBUTION not in wanted:
+        doc.quotes = []
 
 
 def collect_labels(docs: Iterable[Document]) -> dict[str, list[str]]:
