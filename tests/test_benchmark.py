@@ -72,6 +72,9 @@ def test_quick_report_md_has_tables_and_charts(quick_out: Path) -> None:
         assert heading in md
     assert re.search(r"^\| system \| encoder \| seeds \| attribution micro F1 \|", md, flags=re.M)
     assert re.search(r"^\| rules \| `rules` \| – \| \d+\.\d\d \|", md, flags=re.M)
+    # the systems table says what each system was trained on (its train and dev files)
+    assert re.search(r"^\| quickstart \| train \| .*\| `train.jsonl`; dev: `dev.jsonl` \| 13 \|", md, flags=re.M)
+    assert re.search(r"^\| rules \| rules \| .*\| – \| – \|", md, flags=re.M)
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     kinds = {"attribution-f1", "entities-f1", "precision-recall", "confusion"}
     assert all(any(k in link for link in links) for k in kinds), links

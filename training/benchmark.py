@@ -1001,8 +1001,25 @@ def _systems_md(report: dict[str, Any]) -> list[str]:
         train = [r["train_seconds"] for r in s["runs"] if r["train_seconds"] is not None]
         secs = f"{sum(train) / len(train):.1f}" if train else "–"
         seeds = ", ".join(str(r["seed"]) for r in s["runs"] if r["seed"] is not None) or "–"
-        rows.append([s["name"], s["kind"], f"`{s['encoder']}`", source, seeds, secs, s["skipped"] or ""])
-    return ["## Systems", ""] + _table(["system", "kind", "encoder", "from", "seeds", "train s (mean)", "note"], rows)
+        rows.append([s["name"], s["kind"], f"`{s['encoder']}`", source, _trained_on(s["training_data"]), seeds, secs,
+                     s["skipped"] or ""])
+    return ["## Systems", ""] + _table(["system", "kind", "encoder", "from", "trained on", "seeds", "train s (mean)", "note"],
+                                       rows)
+
+
+def _trained_on(data: list[dict[str, Any]]) -> str:
+    """The training (and dev) files of a system in a few words: file name, slice, weight, layers taught."""
+    parts = []
+    for d in data:
+        text = ("dev: " if d["split"] == "dev" else "") + f"`{Path(d['path']).name}`"
+        if d.get("portion"):
+            text += f" [{d['portion'][0]:g}, {d['portion'][1]:g}]"
+        if d.get("weight", 1.0) != 1.0:
+            text += f" ×{d['weight']:g}"
+        if d.get("layers"):
+            text += f" ({', '.join(d['layers'])} only)"
+        parts.append(text)
+    return "; ".join(parts) or "–"
 
 
 def _suite_md(suite: dict[str, Any], charts: list[dict[str, Any]]) -> list[str]:
