@@ -84,13 +84,22 @@ class EnsembleTagger:
                        ) -> Iterator[tuple[Item, list[Word], dict[str, np.ndarray]]]:
         per_member = [list(m.word_probabilities(chunk, chunk_docs)) for m in self.members]
         for k, item in enumerate(chunk):
-            words = per_member[0][k][2]
-            for m, outputs in enumerate(per_member[1:], start=2):
-                if [(w.start, w.end) for w in outputs[k][2]] != [(w.start, w.end) for w in words]:
-                    raise CheckpointError(f"document {item[0]!r}: ensemble member {m} split the text into other words "
-                                          "than member 1 (different word splitters?)")
-            probs = {layer: np.mean([outputs[k][3][layer] for outputs in per_member], axis=0) for layer in self.layers}
+            words, probs = average_member_outputs(item[0], [outputs[k] for outputs in per_member], self.layers)
             yield item, words, probs
+
+
+def average_member_outputs(doc_id: str, outputs: Sequence[tuple[str, str, list[Word], dict[str, np.ndarray]]],
+                           layers: Sequence[str]) -> tuple[list[Word], dict[str, np.ndarray]]:
+    """Words and mean probabilities of one document from each member's ``word_probabilities`` output.
+
+    Every member must have split the text into the same words (the first member's are returned).
+    """
+    words = outputs[0][2]
+    for m, out in enumerate(outputs[1:], start=2):
+        if [(w.start, w.end) for w in out[2]] != [(w.start, w.end) for w in words]:
+            raise CheckpointError(f"document {doc_id!r}: ensemble member {m} split the text into other words "
+                                  "than member 1 (different word splitters?)")
+    return words, {layer: np.mean([out[3][layer] for out in outputs], axis=0) for layer in layers}
 
 
 def load_tagger(models: str | Sequence[str], device: str = "auto", dtype: str = "fp32", batch_size: int = 16) -> Any:

@@ -222,3 +222,29 @@ def test_a_run_saved_before_a_setting_existed_is_reused_only_at_its_default() ->
     assert bm._diff_keys(saved, now, defaults=bm._defaults()) == ["model.word_pooling"]
     saved["model"]["extra"] = 1  # a key only the saved run has still differs
     assert "model.extra" in bm._diff_keys(saved, now, defaults=bm._defaults())
+
+
+def test_benchmark_probability_cache_scores_like_the_taggers(tagger: Tagger, tmp_path: Path, tiny_docs) -> None:
+    """The benchmark runs each checkpoint once per suite; its ensemble scores equal EnsembleTagger's."""
+    from types import SimpleNamespace
+
+    a = str(tmp_path / "a")
+    tagger.model.save_pretrained(a, tagger.tokenizer)
+    b = str(tmp_path / "b")
+    _perturbed(tagger).model.save_pretrained(b, tagger.tokenizer)
+    suite = SimpleNamespace(spec=SimpleNamespace(name="s", label_map={}), docs=list(tiny_docs))
+    items = [(d.id, d.text) for d in tiny_docs]
+
+    def spans(docs):
+        return [sorted((s.start, s.end, s.layer, s.label) for s in d.spans) for d in docs]
+
+    cache = bm.ProbabilityCache("cpu", 4)
+    _, single, _ = cache.score(bm.Run(13, a), suite)
+    assert spans(single) == spans(Tagger.from_pretrained(a, device="cpu", batch_size=4).tag_documents(items))
+    forwards = dict(cache._probs)
+    scores, both, seconds = cache.score(bm.Run(None, None, members=[a, b]), suite)
+    expected = EnsembleTagger.from_pretrained([a, b], device="cpu", batch_size=4).tag_documents(items)
+    assert spans(both) == spans(expected) and any(spans(both))
+    assert cache._probs[(a, "s")] is forwards[(a, "s")]  # member a was not run again
+    assert set(cache._probs) == {(a, "s"), (b, "s")} and seconds >= cache._probs[(b, "s")][1]
+    assert scores["documents"] == len(tiny_docs)

@@ -570,14 +570,60 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any
 
 def score_run(tagger: Any, suite: Suite) -> tuple[dict[str, Any], list[Document], float]:
     """Tag a suite's texts, map labels, score; returns scores, predictions and tagging seconds."""
-    from .metrics import score
-
     started = time.perf_counter()
     pred = list(tagger.tag_documents((d.id, d.text) for d in suite.docs))
-    seconds = time.perf_counter() - started
+    return _score_predictions(suite, pred) + (time.perf_counter() - started,)
+
+
+def _score_predictions(suite: Suite, pred: list[Document]) -> tuple[dict[str, Any], list[Document]]:
+    from .metrics import score
+
     for d in pred:
         _map_labels(d, suite.spec.label_map)
-    return score(suite.docs, pred), pred, seconds
+    return score(suite.docs, pred), pred
+
+
+class ProbabilityCache:
+    """Word probabilities of each checkpoint on each suite, computed once per benchmark call.
+
+    A model that is also a member of one or more ensembles (a seed of me5-anercorp in four ensembles) is run
+    once per suite; an ensemble averages its members' cached probabilities and decodes them with its first
+    member's settings, exactly as :class:`~araquote.inference.ensemble.EnsembleTagger` (same chunks, same
+    batches, so the same numbers). Held in memory: a few MB per model and suite.
+    """
+
+    def __init__(self, device: str, batch_size: int) -> None:
+        self.device, self.batch_size = device, batch_size
+        self._probs: dict[tuple[str, str], tuple[list[Any], float]] = {}
+
+    def outputs(self, model_dir: str, suite: Suite, tagger: Any = None) -> tuple[list[Any], float]:
+        """``(word_probabilities output per document, forward seconds)`` of one checkpoint on one suite."""
+        key = (str(model_dir), suite.spec.name)
+        if key not in self._probs:
+            from araquote.inference.tagger import Tagger
+
+            tagger = tagger or Tagger.from_pretrained(model_dir, device=self.device, batch_size=self.batch_size)
+            started = time.perf_counter()
+            out = list(tagger.word_probabilities((d.id, d.text) for d in suite.docs))
+            self._probs[key] = (out, time.perf_counter() - started)
+        return self._probs[key]
+
+    def score(self, run: Run, suite: Suite) -> tuple[dict[str, Any], list[Document], float]:
+        """Scores, predictions and tagging seconds (the members' forward passes plus the decode) of a run."""
+        from araquote.inference.ensemble import average_member_outputs
+        from araquote.inference.tagger import Tagger
+
+        members = run.members or [str(run.model_dir)]
+        first = Tagger.from_pretrained(members[0], device=self.device, batch_size=self.batch_size)
+        outputs = [self.outputs(members[0], suite, first)] + [self.outputs(m, suite) for m in members[1:]]
+        started = time.perf_counter()
+        pred = []
+        for k, (doc_id, text, words, probs) in enumerate(outputs[0][0]):
+            if len(members) > 1:
+                words, probs = average_member_outputs(doc_id, [out[k] for out, _ in outputs], first.layers)
+            pred.append(first.decode(doc_id, text, words, probs))
+        seconds = time.perf_counter() - started + sum(s for _, s in outputs)
+        return _score_predictions(suite, pred) + (seconds,)
 
 
 def entity_confusion(gold: list[Document], pred: list[Document]) -> dict[str, Any]:
@@ -614,17 +660,19 @@ def _type(tag: str) -> str:
 
 def evaluate_systems(systems: dict[str, System], suites: list[Suite], device: str, batch_size: int,
                      progress: bool) -> dict[str, Any]:
-    """Score every run of every system on every suite that lists it; one model in memory at a time."""
+    """Score every run of every system on every suite that lists it (each checkpoint runs once per suite: see
+    :class:`ProbabilityCache`); at most two models in memory at a time."""
     results: dict[str, dict[str, Any]] = {s.spec.name: {} for s in suites}
+    cache = ProbabilityCache(device, batch_size)
     confusion_suite = next((s for s in suites if not s.skipped and any(ENTITIES in d.layers for d in s.docs)), None)
     for name, system in systems.items():
         wanted = [s for s in suites if name in s.spec.systems and not s.skipped]
         if system.skipped or not wanted:
             continue
         for k, run in enumerate(system.runs):
-            tagger = load_tagger(run, device, batch_size)
+            tagger = None if run.members or run.model_dir is not None else load_tagger(run, device, batch_size)
             for suite in wanted:
-                scores, pred, seconds = score_run(tagger, suite)
+                scores, pred, seconds = cache.score(run, suite) if tagger is None else score_run(tagger, suite)
                 entry = results[suite.spec.name].setdefault(name, {"runs": [], "confusion": None})
                 model_dir = " + ".join(run.members) if run.members else run.model_dir
                 entry["runs"].append({"seed": run.seed, "model_dir": model_dir, "train_seconds": run.train_seconds,
