@@ -72,6 +72,16 @@ def test_scorer_gives_perfect_scores_on_gold(tiny_docs):
     json.dumps(rep)
 
 
+def test_scoring_never_edits_the_documents(tiny_docs):
+    """The scorer names speakers on copies: gold and predictions (session fixtures here) stay as they were."""
+    import copy
+
+    docs = copy.deepcopy(tiny_docs)
+    assert any(q.speaker is not None and q.speaker_name is None for d in docs for q in d.quotes)
+    score(docs, copy.deepcopy(docs))
+    assert docs == tiny_docs
+
+
 def test_transition_prior_is_counted_tuned_and_kept(trained_tiny, tiny_docs):
     meta = read_json(trained_tiny / "model" / "araquote.json")
     for layer in ("attribution", "entities"):

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -142,7 +143,9 @@ def _norm_name(name: str) -> str:
 
 
 def _with_names(doc: Document) -> Document:
+    """``doc`` with speaker names on its records; a copy when they must be filled (scoring never edits its input)."""
     if doc.quotes and all(q.speaker_name is None for q in doc.quotes):
+        doc = replace(doc, quotes=[replace(q) for q in doc.quotes])
         name_speakers(doc, doc.quotes)
     return doc
 
