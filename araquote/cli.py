@@ -33,6 +33,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lexicon(args: argparse.Namespace) -> int:
+    from araquote.training.config import load_config
+    from araquote.training.train import LEXICON_GRID, tune_lexicon
+
+    cfg = load_config(args.config, args.set)
+    grid = [float(x) for x in args.grid.split(",")] if args.grid else list(LEXICON_GRID)
+    result = tune_lexicon(args.model, cfg, grid, rebuild=args.rebuild, write=args.write)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from araquote.training.evaluate import evaluate
 
@@ -155,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.epochs=3")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
+
+    lx = sub.add_parser("lexicon", help="build a checkpoint's name lexicon from a config's train split; tune its weight on dev")
+    lx.add_argument("model", help="checkpoint dir (written by 'araquote train')")
+    lx.add_argument("--config", required=True, help="the training config: its train split builds the lexicon, its dev split tunes it")
+    lx.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    lx.add_argument("--grid", default="", help="comma-separated weights to try (default 0,0.5,1,2,3,4,6,8,10,12)")
+    lx.add_argument("--rebuild", action="store_true", help="rebuild the entries even if the checkpoint has some")
+    lx.add_argument("--write", action="store_true", help="store the entries and the chosen weight in the checkpoint")
+    lx.set_defaults(func=cmd_lexicon)
 
     e = sub.add_parser("evaluate", help="score a model (or the rules baseline) on gold JSONL")
     e.add_argument("--model", required=True, action="append",

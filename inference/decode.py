@@ -112,19 +112,26 @@ def merge_gaps(spans: list[tuple[int, int, str, float]], is_word: list[bool]) ->
 
 def decode_spans(
     probs: np.ndarray, tags: Sequence[str], constrained: bool = True, no_adjacent: bool = False,
-    transition_scores: np.ndarray | None = None,
+    transition_scores: np.ndarray | None = None, bonus: np.ndarray | None = None,
 ) -> list[tuple[int, int, str, float]]:
     """Word spans ``(first, last_exclusive, label, score)`` from per-word probabilities.
 
     The score of a span is the mean probability of its words' chosen tags.
-    ``transition_scores`` (already multiplied by its weight) applies to the constrained decode only.
+    ``transition_scores`` (already multiplied by its weight) applies to the constrained decode only;
+    ``bonus`` (same shape as ``probs``, e.g. the name lexicon's, see lexicon.py) is added to the log-probabilities
+    before the decode. Span scores stay the model's own probabilities.
     """
     if len(probs) == 0:
         return []
+    log_probs = np.log(np.clip(probs, 1e-12, 1.0))
+    if bonus is not None:
+        if bonus.shape != probs.shape:
+            raise ValueError(f"decode bonus of shape {bonus.shape} for probabilities of shape {probs.shape}")
+        log_probs = log_probs + bonus
     if constrained:
-        ids = viterbi(np.log(np.clip(probs, 1e-12, 1.0)), tags, no_adjacent, transition_scores)
+        ids = viterbi(log_probs, tags, no_adjacent, transition_scores)
     else:
-        ids = probs.argmax(axis=1).tolist()
+        ids = log_probs.argmax(axis=1).tolist()
     chosen = [tags[i] for i in ids]
     out = []
     for first, last, label in bio_to_spans(chosen):

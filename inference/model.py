@@ -60,6 +60,10 @@ class ModelMeta:
     # (tuned on dev after training; 0 or absent = plain constrained decode). See decode.py.
     transitions: dict[str, list[list[float]]] = field(default_factory=dict)
     transition_weights: dict[str, float] = field(default_factory=dict)
+    # per layer: the name lexicon of the training data ([key, label, labelled, seen] entries, see lexicon.py) and
+    # its decode weight (0 or absent = off; tuned on dev when the config says model.lexicon_weight: null)
+    lexicons: dict[str, list[list[Any]]] = field(default_factory=dict)
+    lexicon_weights: dict[str, float] = field(default_factory=dict)
 
     def transition_scores(self, layer: str, weight: float | None = None) -> np.ndarray | None:
         """``weight x PMI`` for ``layer`` (weight from the checkpoint unless given); None when unused."""

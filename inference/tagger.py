@@ -13,6 +13,7 @@ import torch
 
 from .attribution import resolve
 from .decode import decode_spans, merge_gaps
+from .lexicon import NameLexicon
 from .model import CheckpointError, ModelMeta, MultiLayerTokenClassifier
 from .schema import ATTRIBUTION, Document, Span
 from .text import Word, get_normaliser
@@ -104,6 +105,7 @@ class Tagger:
         self.layers = list(self.meta.labels)
         self.tags = {layer: self.meta.tags(layer) for layer in self.layers}
         self._transition_scores = {layer: self.meta.transition_scores(layer) for layer in self.layers}
+        self.set_lexicons(self.meta.lexicons)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str], device: str = "auto", dtype: str = "fp32", **kwargs: Any) -> Tagger:
@@ -262,18 +264,40 @@ class Tagger:
         self.meta.transition_weights = {layer: float(w) for layer, w in weights.items()}
         self._transition_scores = {layer: self.meta.transition_scores(layer) for layer in self.layers}
 
+    def set_lexicons(self, lexicons: dict[str, list[list[Any]]]) -> None:
+        """Set the name lexicon entries per layer (kept in ``meta``); a layer the model lacks is an error."""
+        unknown = sorted(set(lexicons) - set(self.tags))
+        if unknown:
+            raise CheckpointError(f"name lexicon for unknown layer(s) {unknown}; the model has {', '.join(self.layers)}")
+        try:
+            self.lexicons = {layer: NameLexicon(entries, self.tags[layer]) for layer, entries in lexicons.items()}
+        except ValueError as err:
+            raise CheckpointError(f"checkpoint name lexicon: {err}") from None
+        self.meta.lexicons = lexicons
+
+    def set_lexicon_weights(self, weights: dict[str, float]) -> None:
+        """Set the name-lexicon weight per layer (kept in ``meta``, so a saved checkpoint keeps it)."""
+        self.meta.lexicon_weights = {layer: float(w) for layer, w in weights.items()}
+
     def decode(self, doc_id: str, text: str, words: Sequence[Word], word_probs: dict[str, np.ndarray],
-               meta: dict[str, Any] | None = None, transition_weights: dict[str, float] | None = None) -> Document:
+               meta: dict[str, Any] | None = None, transition_weights: dict[str, float] | None = None,
+               lexicon_weights: dict[str, float] | None = None) -> Document:
         """Spans and quote records of one document from its per-word probabilities.
 
-        ``transition_weights`` overrides the checkpoint's transition-prior weight per layer.
+        ``transition_weights`` and ``lexicon_weights`` override the checkpoint's transition-prior and
+        name-lexicon weights per layer (a layer they leave out gets 0).
         """
         spans: list[Span] = []
         for layer in self.layers:
             no_adjacent = layer == ATTRIBUTION  # the contract never has two adjacent quotes/speakers/cues
             weight = None if transition_weights is None else transition_weights.get(layer, 0.0)
             scores = self._transition_scores.get(layer) if weight is None else self.meta.transition_scores(layer, weight)
-            decoded = decode_spans(word_probs[layer], self.tags[layer], no_adjacent=no_adjacent, transition_scores=scores)
+            lexicon = self.lexicons.get(layer)
+            lex_weight = (self.meta.lexicon_weights.get(layer, 0.0) if lexicon_weights is None
+                          else lexicon_weights.get(layer, 0.0))
+            bonus = lexicon.bonus([w.text for w in words], lex_weight) if lexicon is not None else None
+            decoded = decode_spans(word_probs[layer], self.tags[layer], no_adjacent=no_adjacent, transition_scores=scores,
+                                   bonus=bonus)
             if no_adjacent:
                 decoded = merge_gaps(decoded, [w.text[0].isalnum() for w in words])
             for first, last, label, score in decoded:

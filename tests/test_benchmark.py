@@ -42,8 +42,13 @@ def test_quick_report_is_valid(quick_out: Path) -> None:
     assert corpus["status"] == "ok" and corpus["documents"] == 20
     assert corpus["data"][0] == {**corpus["data"][0], "path": "data/test.jsonl", "split": "test"}
     results = {r["system"]: r for r in corpus["results"]}
-    assert set(results) == {"quickstart", "rules"} and all(r["status"] == "ok" for r in results.values())
+    assert set(results) == {"quickstart", "quickstart-lexicon", "rules"} and all(r["status"] == "ok" for r in results.values())
+    # the variant scores the very checkpoint of its base, decoded with the name lexicon
+    variant = next(s for s in report["systems"] if s["name"] == "quickstart-lexicon")
+    assert variant["kind"] == "variant" and variant["base"] == "quickstart" and variant["decode"] == {"lexicon_weight": 1.0}
     run = results["quickstart"]["runs"][0]
+    assert results["quickstart-lexicon"]["runs"][0]["model_dir"] == run["model_dir"]
+    assert results["quickstart-lexicon"]["runs"][0]["train_seconds"] == run["train_seconds"]
     assert run["seed"] == 13 and run["train_seconds"] > 0 and run["eval_seconds"] > 0
     assert "attribution.micro_f1" in results["rules"]["summary"] and "entities.micro_f1" not in results["rules"]["summary"]
     assert results["quickstart"]["confusion"]["labels"][0] == "O"
@@ -115,6 +120,19 @@ suites:
     cfg = _write(tmp_path, "name: x\nsystems: [{rules: true}]\nsuites: []\n")
     with pytest.raises(ConfigError, match=r"'systems\[0\]\.name' is required"):
         bm.load_benchmark_config(cfg)
+    cfg = _write(tmp_path, """name: x
+systems:
+  - {name: r, rules: true, decode: {lexicon_weight: 1}}
+  - {name: v, base: r, decode: {lexicon_weigth: 1, transition_weight: -2}}
+suites: [{name: s, data: [a.jsonl], systems: [r, v]}]
+""")
+    with pytest.raises(ConfigError) as exc:
+        bm.load_benchmark_config(cfg)
+    msg = str(exc.value)
+    assert "systems[1] (v): base must name a system with 'train', got 'r'" in msg
+    assert "unknown decode setting 'lexicon_weigth'; known: transition_weight, lexicon_weight" in msg
+    assert "decode.transition_weight must be a number in [0, 20], got -2" in msg
+    assert "systems[0] (r): decode settings do not apply to the rules" in msg
 
 
 def test_model_system_published_figures_and_missing_suite(tmp_path: Path, quick_out: Path, tiny_corpus: Path) -> None:

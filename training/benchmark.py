@@ -72,6 +72,9 @@ QUICK_OVERRIDES = (
 )
 
 
+DECODE_SETTINGS = ("transition_weight", "lexicon_weight")  # a system's decode overrides (one weight, all layers)
+
+
 class BenchmarkError(AraquoteError, ValueError):
     """A benchmark cannot run: a stale run folder, a missing package, a report that breaks its schema."""
 
@@ -81,9 +84,13 @@ class BenchmarkError(AraquoteError, ValueError):
 
 @dataclass
 class SystemSpec:
-    """One system: exactly one of ``train`` (a training config), ``model`` (a checkpoint dir), ``rules``
-    or ``ensemble`` (the name of a ``train`` system, or a list of them: their models of every seed,
-    probabilities averaged)."""
+    """One system: exactly one of ``train`` (a training config), ``model`` (a checkpoint dir), ``rules``,
+    ``ensemble`` (the name of a ``train`` system, or a list of them: their models of every seed,
+    probabilities averaged) or ``base`` (the name of a ``train`` system: its very models, decoded otherwise).
+
+    ``decode`` overrides decode settings of the checkpoints for this system only (``transition_weight``,
+    ``lexicon_weight``: one weight for every layer), so a decode-time idea is scored on the same models
+    without training them again."""
 
     name: str
     train: str | None = None
@@ -91,6 +98,8 @@ class SystemSpec:
     model: str | None = None
     rules: bool = False
     ensemble: list[str] = field(default_factory=list)  # one name is read as a list of one
+    base: str | None = None
+    decode: dict[str, float] = field(default_factory=dict)
     seeds: list[int] = field(default_factory=list)  # a train system's own seeds; empty: the benchmark's
     description: str = ""
 
@@ -248,10 +257,23 @@ def _check_systems(systems: list[SystemSpec]) -> list[str]:
         problems.append(f"system names must be distinct, got {[s.name for s in systems]}")
     by_name = {s.name: s for s in systems}
     for i, s in enumerate(systems):
-        kinds = [k for k, on in (("train", s.train), ("model", s.model), ("rules", s.rules), ("ensemble", s.ensemble)) if on]
+        kinds = [k for k, on in (("train", s.train), ("model", s.model), ("rules", s.rules), ("ensemble", s.ensemble),
+                                 ("base", s.base)) if on]
         if len(kinds) != 1:
-            problems.append(f"systems[{i}] ({s.name}) needs exactly one of train, model, rules: true, ensemble; "
+            problems.append(f"systems[{i}] ({s.name}) needs exactly one of train, model, rules: true, ensemble, base; "
                             f"got {kinds or 'none'}")
+        if s.base and not (s.base in by_name and by_name[s.base].train):
+            problems.append(f"systems[{i}] ({s.name}): base must name a system with 'train', got {s.base!r}")
+        if not isinstance(s.decode, dict):
+            problems.append(f"systems[{i}] ({s.name}): decode must map settings to weights, got {s.decode!r}")
+        else:
+            for key, value in s.decode.items():
+                if key not in DECODE_SETTINGS:
+                    problems.append(f"systems[{i}] ({s.name}): unknown decode setting {key!r}; known: {', '.join(DECODE_SETTINGS)}")
+                elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 20:
+                    problems.append(f"systems[{i}] ({s.name}): decode.{key} must be a number in [0, 20], got {value!r}")
+            if s.decode and s.rules:
+                problems.append(f"systems[{i}] ({s.name}): decode settings do not apply to the rules")
         for base in s.ensemble:
             if not (base in by_name and by_name[base].train):
                 problems.append(f"systems[{i}] ({s.name}): ensemble must name systems with 'train', got {base!r}")
@@ -326,6 +348,8 @@ def plan_system(spec: SystemSpec, seeds: list[int], out: Path, quick: QuickSetti
         return System(spec, "rules", "rules", [Run(None, None)])
     if spec.ensemble:
         return System(spec, "ensemble", "?")  # filled in by ensemble_runs once its base system is trained
+    if spec.base:
+        return System(spec, "variant", "?")  # filled in by variant_runs once its base system is trained
     if spec.model:
         model_dir = _model_dir(spec.model)
         meta = json.loads((model_dir / "araquote.json").read_text(encoding="utf-8"))
@@ -376,6 +400,12 @@ def ensemble_runs(system: System, bases: Sequence[System]) -> None:
     system.runs = [Run(None, None, None if None in secs else round(sum(secs), 1),  # type: ignore[arg-type]
                        None if None in steps else sum(steps),  # type: ignore[arg-type]
                        all(r.reused for r in runs), [str(r.model_dir) for r in runs])]
+
+
+def variant_runs(system: System, base: System) -> None:
+    """The runs of a ``base`` system: the same checkpoints (and training record), decoded with the system's settings."""
+    system.encoder, system.training_data, system.skipped = base.encoder, base.training_data, base.skipped
+    system.runs = [dataclasses.replace(r) for r in base.runs]
 
 
 def _model_dir(path: str) -> Path:
@@ -608,20 +638,25 @@ class ProbabilityCache:
             self._probs[key] = (out, time.perf_counter() - started)
         return self._probs[key]
 
-    def score(self, run: Run, suite: Suite) -> tuple[dict[str, Any], list[Document], float]:
-        """Scores, predictions and tagging seconds (the members' forward passes plus the decode) of a run."""
+    def score(self, run: Run, suite: Suite, decode: dict[str, float] | None = None) -> tuple[dict[str, Any], list[Document], float]:
+        """Scores, predictions and tagging seconds (the members' forward passes plus the decode) of a run;
+        ``decode`` overrides the checkpoint's decode weights (see :class:`SystemSpec`)."""
         from araquote.inference.ensemble import average_member_outputs
         from araquote.inference.tagger import Tagger
 
         members = run.members or [str(run.model_dir)]
         first = Tagger.from_pretrained(members[0], device=self.device, batch_size=self.batch_size)
+        overrides = {f"{key}s": {layer: float(w) for layer in first.layers} for key, w in (decode or {}).items()}
+        if (decode or {}).get("lexicon_weight") and not first.lexicons:
+            raise BenchmarkError(f"{members[0]}: decode.lexicon_weight is set but the checkpoint has no name lexicon "
+                                 "(trained before araquote stored one: add it with araquote lexicon MODEL --config CONFIG --write)")
         outputs = [self.outputs(members[0], suite, first)] + [self.outputs(m, suite) for m in members[1:]]
         started = time.perf_counter()
         pred = []
         for k, (doc_id, text, words, probs) in enumerate(outputs[0][0]):
             if len(members) > 1:
                 words, probs = average_member_outputs(doc_id, [out[k] for out, _ in outputs], first.layers)
-            pred.append(first.decode(doc_id, text, words, probs))
+            pred.append(first.decode(doc_id, text, words, probs, **overrides))
         seconds = time.perf_counter() - started + sum(s for _, s in outputs)
         return _score_predictions(suite, pred) + (seconds,)
 
@@ -672,7 +707,8 @@ def evaluate_systems(systems: dict[str, System], suites: list[Suite], device: st
         for k, run in enumerate(system.runs):
             tagger = None if run.members or run.model_dir is not None else load_tagger(run, device, batch_size)
             for suite in wanted:
-                scores, pred, seconds = cache.score(run, suite) if tagger is None else score_run(tagger, suite)
+                scores, pred, seconds = (cache.score(run, suite, system.spec.decode) if tagger is None
+                                         else score_run(tagger, suite))
                 entry = results[suite.spec.name].setdefault(name, {"runs": [], "confusion": None})
                 model_dir = " + ".join(run.members) if run.members else run.model_dir
                 entry["runs"].append({"seed": run.seed, "model_dir": model_dir, "train_seconds": run.train_seconds,
@@ -747,7 +783,8 @@ def build_report(cfg: BenchmarkConfig, config_path: str, command: str, quick: bo
 def _system_entry(system: System) -> dict[str, Any]:
     s = system.spec
     return {"name": s.name, "kind": system.kind, "encoder": system.encoder, "description": s.description,
-            "config": s.train, "overrides": list(s.set), "model": s.model, "training_data": system.training_data,
+            "config": s.train, "overrides": list(s.set), "model": s.model, "base": s.base, "decode": dict(s.decode),
+            "training_data": system.training_data,
             "skipped": system.skipped, "runs": [dataclasses.asdict(r) for r in system.runs]}
 
 
@@ -846,7 +883,7 @@ def run_benchmark(config_path: str, quick: bool = False, out: str | None = None,
     suites = [load_suite(s, q) for s in cfg.suites]
     wanted = list(dict.fromkeys(n for s in suites if not s.skipped for n in s.spec.systems))
     specs = {s.name: s for s in cfg.systems}
-    bases = [b for n in wanted for b in specs[n].ensemble]
+    bases = [b for n in wanted for b in [*specs[n].ensemble, *([specs[n].base] if specs[n].base else [])]]
     planned = {n: plan_system(specs[n], seeds if quick or not specs[n].seeds else specs[n].seeds, out_dir, q)
                for n in dict.fromkeys(wanted + bases)}
     for system in planned.values():
@@ -854,6 +891,8 @@ def run_benchmark(config_path: str, quick: bool = False, out: str | None = None,
     for system in planned.values():
         if system.kind == "ensemble":
             ensemble_runs(system, [planned[b] for b in system.spec.ensemble])
+        elif system.kind == "variant":
+            variant_runs(system, planned[system.spec.base or ""])
     systems = {n: planned[n] for n in wanted}
     results = evaluate_systems(systems, suites, cfg.device, cfg.batch_size, progress)
     report = build_report(cfg, config_path, command, quick, seeds, systems, suites, results)
@@ -1044,8 +1083,12 @@ def _systems_md(report: dict[str, Any]) -> list[str]:
         if s["kind"] == "ensemble":
             members = [m for r in s["runs"] for m in r.get("members", [])]
             source = f"mean of the word probabilities of {len(members)} model(s): " + ", ".join(f"`{m}`" for m in members)
+        if s.get("base"):
+            source = f"the models of `{s['base']}`"
         if s["overrides"]:
             source += " " + " ".join(f"`--set {o}`" for o in s["overrides"])
+        if s.get("decode"):
+            source += ", decoded with " + ", ".join(f"{k} {v:g}" for k, v in s["decode"].items())
         train = [r["train_seconds"] for r in s["runs"] if r["train_seconds"] is not None]
         secs = f"{sum(train) / len(train):.1f}" if train else "–"
         seeds = ", ".join(str(r["seed"]) for r in s["runs"] if r["seed"] is not None) or "–"

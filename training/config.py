@@ -78,6 +78,9 @@ class ModelConfig:
     # decode weight of the label-bigram prior counted on the training data (see inference/decode.py):
     # null = tuned per layer on the dev split after training (0 without a dev split); 0 = off; > 0 = fixed
     transition_weight: float | None = None
+    # decode weight of the name lexicon of the training data (entity layer; see inference/lexicon.py):
+    # 0 = off (the default); > 0 = fixed; null = tuned on the dev split after training (off without a dev split)
+    lexicon_weight: float | None = 0.0
 
 
 @dataclass
@@ -208,6 +211,10 @@ def _coerce(tp: Any, value: Any, where: str, path: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: '{path}' must be a list, got {value!r}")
         return [_coerce(args[0], v, where, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: '{path}' must be a mapping, got {value!r}")
+        return {_coerce(args[0], k, where, path): _coerce(args[1], v, where, _join(path, k)) for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if tp is DataSource and isinstance(value, str):
             value = {"path": value}
@@ -252,6 +259,8 @@ def check(cfg: Config, where: str) -> None:
         problems.append(f"model.word_features must be one of {', '.join(repr(f) for f in FEATURE_SETS)}, got {m.word_features!r}")
     if m.transition_weight is not None and not 0 <= m.transition_weight <= 10:
         problems.append(f"model.transition_weight must be null (tune on dev) or in [0, 10], got {m.transition_weight}")
+    if m.lexicon_weight is not None and not 0 <= m.lexicon_weight <= 20:
+        problems.append(f"model.lexicon_weight must be null (tune on dev) or in [0, 20], got {m.lexicon_weight}")
     if not 0 <= m.dropout < 1:
         problems.append(f"model.dropout must be in [0, 1), got {m.dropout}")
     sc = m.from_scratch

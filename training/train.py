@@ -33,8 +33,9 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from araquote.inference.decode import transition_pmi
+from araquote.inference.lexicon import build_lexicon
 from araquote.inference.model import ModelMeta, MultiLayerTokenClassifier, _replace_dir
-from araquote.inference.schema import Document, DocumentError
+from araquote.inference.schema import ENTITIES, Document, DocumentError
 from araquote.inference.tagger import Tagger, cpu_has_bf16
 from araquote.inference.text import get_normaliser, normaliser_for, split_words
 from araquote.inference.windows import word_index
@@ -182,6 +183,8 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
     m = cfg.model
     if not model.meta.transitions:  # also fills a checkpoint resumed from an older araquote
         model.meta.transitions = transition_matrices(train_docs, model.meta)
+    if not model.meta.lexicons:
+        model.meta.lexicons = name_lexicons(train_docs, model.meta)
     model.dropout.p = m.dropout  # the head dropout is a training setting, not stored in the checkpoint
     if m.freeze_embeddings:
         for p in model.encoder.get_input_embeddings().parameters():
@@ -261,7 +264,8 @@ def train(cfg: Config, progress: bool = True) -> dict[str, Any]:
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return {}
-    return _final_metrics(cfg, out, dev_docs, test_docs, state, time.monotonic() - started, accelerator.unwrap_model(model).meta.transitions)
+    return _final_metrics(cfg, out, dev_docs, test_docs, state, time.monotonic() - started, accelerator.unwrap_model(model).meta.transitions,
+                          accelerator.unwrap_model(model).meta.lexicons)
 
 
 def _reset_accelerate_state() -> None:
@@ -428,6 +432,32 @@ def transition_matrices(docs: Sequence[Document], meta: ModelMeta) -> dict[str, 
     }
 
 
+def name_lexicons(docs: Sequence[Document], meta: ModelMeta) -> dict[str, list[list[Any]]]:
+    """The entity layer's name lexicon of the training documents (see inference/lexicon.py); {} without that layer."""
+    if ENTITIES not in meta.labels:
+        return {}
+    words = [split_words(d.text) for d in docs]
+    return {ENTITIES: build_lexicon(([w.text for w in ws], word_tags(d, ws, ENTITIES)) for d, ws in zip(docs, words))}
+
+
+LEXICON_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0)
+
+
+def tune_lexicon_weights(tagger: Tagger, dev_docs: Sequence[Document], grid: Sequence[float] = LEXICON_GRID,
+                         cached: Sequence[Any] | None = None) -> dict[str, dict[str, float]]:
+    """Dev micro-F1 per lexicon layer for each lexicon weight in ``grid`` (the transition weights as set)."""
+    cached = list(cached) if cached is not None else list(tagger.word_probabilities((d.id, d.text) for d in dev_docs))
+    table: dict[str, dict[str, float]] = {layer: {} for layer in tagger.lexicons}
+    for w in grid:
+        weights = {layer: w for layer in tagger.lexicons}
+        pred = [tagger.decode(i, t, words, probs, lexicon_weights=weights) for i, t, words, probs in cached]
+        report = score(dev_docs, pred)
+        for layer in tagger.lexicons:
+            if layer in report.get("layers", {}):
+                table[layer][str(w)] = round(float(report["layers"][layer]["micro"]["f1"]), 4)
+    return table
+
+
 def tune_transition_weights(tagger: Tagger, dev_docs: Sequence[Document],
                             grid: Sequence[float] = TRANSITION_GRID) -> dict[str, dict[str, float]]:
     """Dev micro-F1 per layer for each prior weight in ``grid``, from one forward pass over dev."""
@@ -459,13 +489,28 @@ def _choose_weights(cfg: Config, tagger: Tagger, dev_docs: Sequence[Document], m
         chosen = {layer: float(max(row, key=lambda w: (row[w], -float(w)))) for layer, row in table.items() if row}
         metrics["transition_weights"] = {"chosen": chosen, "how": "tuned on dev", "dev_f1": table}
     tagger.set_transition_weights(chosen)
+    lex = cfg.model.lexicon_weight
+    if not tagger.lexicons:
+        return
+    if lex is not None or not dev_docs:
+        lex_chosen = {layer: float(lex or 0.0) for layer in tagger.lexicons}
+        metrics["lexicon_weights"] = {"chosen": lex_chosen, "how": "fixed in the config" if lex is not None
+                                      else "no dev split: lexicon off"}
+    else:
+        lex_table = tune_lexicon_weights(tagger, dev_docs)
+        lex_chosen = {layer: float(max(row, key=lambda w: (row[w], -float(w)))) for layer, row in lex_table.items() if row}
+        metrics["lexicon_weights"] = {"chosen": lex_chosen, "how": "tuned on dev", "dev_f1": lex_table}
+    tagger.set_lexicon_weights(lex_chosen)
 
 
 def _final_metrics(cfg: Config, out: Path, dev_docs: Sequence[Document], test_docs: Sequence[Document],
-                   state: dict[str, Any], seconds: float, transitions: dict[str, list[list[float]]]) -> dict[str, Any]:
+                   state: dict[str, Any], seconds: float, transitions: dict[str, list[list[float]]],
+                   lexicons: dict[str, list[list[Any]]] | None = None) -> dict[str, Any]:
     tagger = Tagger.from_pretrained(out / "model", device="auto")
     if not tagger.meta.transitions:  # a best model saved by an older araquote before a resume
         tagger.meta.transitions = transitions
+    if not tagger.meta.lexicons and lexicons:
+        tagger.set_lexicons(lexicons)
     metrics: dict[str, Any] = {"name": cfg.name, "train_seconds": round(seconds, 1), "steps": state["step"],
                                "epochs": state["epoch"], "history": state["history"]}
     _choose_weights(cfg, tagger, dev_docs, metrics)
@@ -491,3 +536,33 @@ def _push(cfg: Config, model_dir: Path) -> None:
     api = HfApi()
     api.create_repo(cfg.hub.repo_id, private=cfg.hub.private, exist_ok=True)
     api.upload_folder(folder_path=str(model_dir), repo_id=cfg.hub.repo_id)
+
+
+def tune_lexicon(model_dir: str | Path, cfg: Config, grid: Sequence[float] = LEXICON_GRID, rebuild: bool = False,
+                 write: bool = False) -> dict[str, Any]:
+    """Give a checkpoint the name lexicon of ``cfg``'s training split and pick its weight on ``cfg``'s dev split.
+
+    For a checkpoint trained before araquote stored lexicons (or with ``rebuild``): the entries are built from
+    the training documents of ``cfg`` (the ones the model was trained on). With ``write``, the entries and the
+    chosen weight go into the checkpoint's ``araquote.json``. Returns the dev table and the choice.
+    """
+    from .config import ConfigError
+
+    model_dir = Path(model_dir)
+    dev_docs = load_split(cfg, "dev")
+    if not dev_docs:
+        raise ConfigError(f"{cfg.name}: tuning the lexicon weight needs a dev split (data.dev is empty)")
+    tagger = Tagger.from_pretrained(model_dir, device="auto")
+    if rebuild or not tagger.lexicons:
+        tagger.set_lexicons(name_lexicons(load_split(cfg, "train"), tagger.meta))
+    if not tagger.lexicons:
+        raise ConfigError(f"{model_dir}: the model has no entity layer, so no name lexicon to tune")
+    table = tune_lexicon_weights(tagger, dev_docs, grid)
+    chosen = {layer: float(max(row, key=lambda w: (row[w], -float(w)))) for layer, row in table.items() if row}
+    result = {"model": str(model_dir), "entries": {layer: len(lex) for layer, lex in tagger.lexicons.items()},
+              "dev_documents": len(dev_docs), "dev_f1": table, "chosen": chosen, "written": write}
+    if write:
+        tagger.set_lexicon_weights(chosen)
+        meta_path = model_dir / "araquote.json"
+        meta_path.write_text(json.dumps(asdict(tagger.meta), ensure_ascii=False, indent=2), encoding="utf-8")
+    return result
