@@ -138,3 +138,34 @@ def test_lexicon_weight_is_validated(tmp_path: Path, tiny_corpus: Path) -> None:
     assert load_config(cfg, ["model.lexicon_weight=null"]).model.lexicon_weight is None
     with pytest.raises(ConfigError, match="model.lexicon_weight must be null \\(tune on dev\\) or in \\[0, 20\\]"):
         load_config(cfg, ["model.lexicon_weight=-1"])
+
+
+def test_model_card_names_the_lexicon_and_its_weight(tmp_path: Path) -> None:
+    from araquote.inference.model import ModelMeta
+    from araquote.training.config import Config, DataSource
+    from araquote.training.model_card import write_model_card
+
+    meta = ModelMeta(labels={"entities": ["PER"]}, lexicons={"entities": [["سالم", "PER", 1, 1], ["منى", "PER", 2, 2]]})
+    cfg = Config()
+    cfg.data.train = [DataSource(path="train.jsonl")]
+    write_model_card(tmp_path, meta, cfg)
+    assert "name lexicon" not in (tmp_path / "README.md").read_text(encoding="utf-8")  # weight 0: not used
+    meta.lexicon_weights = {"entities": 10.0}
+    write_model_card(tmp_path, meta, cfg)
+    assert "the name lexicon of the training data (2 entities names, weight 10)" in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
+def test_training_tunes_the_lexicon_weight_on_dev_when_null(tmp_path: Path, tiny_corpus: Path) -> None:
+    from araquote.training.config import load_config
+    from araquote.training.train import LEXICON_GRID, train
+
+    from .conftest import tiny_config_yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(tiny_config_yaml(tiny_corpus, tmp_path / "run", epochs=2), encoding="utf-8")
+    metrics = train(load_config(cfg, ["model.lexicon_weight=null"]), progress=False)
+    lex = metrics["lexicon_weights"]
+    assert lex["how"] == "tuned on dev" and list(lex["dev_f1"]["entities"]) == [str(w) for w in LEXICON_GRID]
+    assert metrics["transition_weights"]["how"] == "tuned on dev"  # the prior is tuned first, as before
+    saved = json.loads((tmp_path / "run" / "model" / "araquote.json").read_text(encoding="utf-8"))
+    assert saved["lexicon_weights"] == lex["chosen"] and saved["lexicons"]["entities"]

@@ -33,6 +33,10 @@ def write_model_card(model_dir: Path, meta: ModelMeta, cfg: Config) -> None:
     weights = {layer: w for layer, w in meta.transition_weights.items() if w}
     prior = (" with the label-bigram prior counted on the training data, weight "
              + ", ".join(f"{w:g} ({layer})" for layer, w in weights.items())) if weights else ""
+    lex = {layer: w for layer, w in meta.lexicon_weights.items() if w and meta.lexicons.get(layer)}
+    if lex:
+        prior += ("; the name lexicon of the training data (" + ", ".join(
+            f"{len(meta.lexicons[layer])} {layer} names, weight {w:g}" for layer, w in lex.items()) + ")")
     text = f"""---
 language: ar
 library_name: araquote

@@ -443,34 +443,37 @@ def name_lexicons(docs: Sequence[Document], meta: ModelMeta) -> dict[str, list[l
 LEXICON_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0)
 
 
-def tune_lexicon_weights(tagger: Tagger, dev_docs: Sequence[Document], grid: Sequence[float] = LEXICON_GRID,
-                         cached: Sequence[Any] | None = None) -> dict[str, dict[str, float]]:
-    """Dev micro-F1 per lexicon layer for each lexicon weight in ``grid`` (the transition weights as set)."""
-    cached = list(cached) if cached is not None else list(tagger.word_probabilities((d.id, d.text) for d in dev_docs))
-    table: dict[str, dict[str, float]] = {layer: {} for layer in tagger.lexicons}
-    for w in grid:
-        weights = {layer: w for layer in tagger.lexicons}
-        pred = [tagger.decode(i, t, words, probs, lexicon_weights=weights) for i, t, words, probs in cached]
-        report = score(dev_docs, pred)
-        for layer in tagger.lexicons:
-            if layer in report.get("layers", {}):
-                table[layer][str(w)] = round(float(report["layers"][layer]["micro"]["f1"]), 4)
-    return table
-
-
-def tune_transition_weights(tagger: Tagger, dev_docs: Sequence[Document],
-                            grid: Sequence[float] = TRANSITION_GRID) -> dict[str, dict[str, float]]:
-    """Dev micro-F1 per layer for each prior weight in ``grid``, from one forward pass over dev."""
+def tune_decode_weights(tagger: Tagger, dev_docs: Sequence[Document], setting: str,
+                        grid: Sequence[float]) -> dict[str, dict[str, float]]:
+    """Dev micro-F1 per layer for each weight in ``grid`` of one decode ``setting`` (``transition_weights``: every
+    layer; ``lexicon_weights``: the layers with a name lexicon), the other setting as the tagger has it; one
+    forward pass over dev."""
+    layers = list(tagger.lexicons) if setting == "lexicon_weights" else list(tagger.layers)
     cached = list(tagger.word_probabilities((d.id, d.text) for d in dev_docs))
-    table: dict[str, dict[str, float]] = {layer: {} for layer in tagger.layers}
+    table: dict[str, dict[str, float]] = {layer: {} for layer in layers}
     for w in grid:
-        weights = {layer: w for layer in tagger.layers}
-        pred = [tagger.decode(i, t, words, probs, transition_weights=weights) for i, t, words, probs in cached]
+        weights = {setting: {layer: w for layer in layers}}
+        pred = [tagger.decode(i, t, words, probs, **weights) for i, t, words, probs in cached]  # type: ignore[arg-type]
         report = score(dev_docs, pred)
-        for layer in tagger.layers:
+        for layer in layers:
             if layer in report.get("layers", {}):
                 table[layer][str(w)] = round(float(report["layers"][layer]["micro"]["f1"]), 4)
     return table
+
+
+def _best(table: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The best dev F1 per layer; ties go to the smaller weight."""
+    return {layer: float(max(row, key=lambda w: (row[w], -float(w)))) for layer, row in table.items() if row}
+
+
+def _decide(tagger: Tagger, dev_docs: Sequence[Document], setting: str, fixed: float | None, layers: Sequence[str],
+            grid: Sequence[float], off: str) -> dict[str, Any]:
+    """One decode setting's weights: fixed by the config, off without a dev split, else the best on dev."""
+    if fixed is not None or not dev_docs:
+        chosen = {layer: float(fixed or 0.0) for layer in layers}
+        return {"chosen": chosen, "how": "fixed in the config" if fixed is not None else off}
+    table = tune_decode_weights(tagger, dev_docs, setting, grid)
+    return {"chosen": _best(table), "how": "tuned on dev", "dev_f1": table}
 
 
 def _choose_weights(cfg: Config, tagger: Tagger, dev_docs: Sequence[Document], metrics: dict[str, Any]) -> None:
@@ -479,28 +482,14 @@ def _choose_weights(cfg: Config, tagger: Tagger, dev_docs: Sequence[Document], m
     if fixed is None and not dev_docs and meta.crf:
         chosen = {layer: 1.0 for layer in meta.labels}
         metrics["transition_weights"] = {"chosen": chosen, "how": "CRF: the learned transitions at weight 1 (no dev split)"}
-    elif fixed is not None or not dev_docs:
-        chosen = {layer: float(fixed or 0.0) for layer in meta.labels}
-        metrics["transition_weights"] = {"chosen": chosen, "how": "fixed in the config" if fixed is not None
-                                         else "no dev split: prior off"}
     else:
-        table = tune_transition_weights(tagger, dev_docs)
-        # the best dev F1 per layer; ties go to the smaller weight
-        chosen = {layer: float(max(row, key=lambda w: (row[w], -float(w)))) for layer, row in table.items() if row}
-        metrics["transition_weights"] = {"chosen": chosen, "how": "tuned on dev", "dev_f1": table}
-    tagger.set_transition_weights(chosen)
-    lex = cfg.model.lexicon_weight
-    if not tagger.lexicons:
-        return
-    if lex is not None or not dev_docs:
-        lex_chosen = {layer: float(lex or 0.0) for layer in tagger.lexicons}
-        metrics["lexicon_weights"] = {"chosen": lex_chosen, "how": "fixed in the config" if lex is not None
-                                      else "no dev split: lexicon off"}
-    else:
-        lex_table = tune_lexicon_weights(tagger, dev_docs)
-        lex_chosen = {layer: float(max(row, key=lambda w: (row[w], -float(w)))) for layer, row in lex_table.items() if row}
-        metrics["lexicon_weights"] = {"chosen": lex_chosen, "how": "tuned on dev", "dev_f1": lex_table}
-    tagger.set_lexicon_weights(lex_chosen)
+        metrics["transition_weights"] = _decide(tagger, dev_docs, "transition_weights", fixed, list(meta.labels),
+                                                TRANSITION_GRID, "no dev split: prior off")
+    tagger.set_transition_weights(metrics["transition_weights"]["chosen"])
+    if tagger.lexicons:  # tuned after the prior, with the prior's chosen weights
+        metrics["lexicon_weights"] = _decide(tagger, dev_docs, "lexicon_weights", cfg.model.lexicon_weight,
+                                             list(tagger.lexicons), LEXICON_GRID, "no dev split: lexicon off")
+        tagger.set_lexicon_weights(metrics["lexicon_weights"]["chosen"])
 
 
 def _final_metrics(cfg: Config, out: Path, dev_docs: Sequence[Document], test_docs: Sequence[Document],
@@ -557,8 +546,8 @@ def tune_lexicon(model_dir: str | Path, cfg: Config, grid: Sequence[float] = LEX
         tagger.set_lexicons(name_lexicons(load_split(cfg, "train"), tagger.meta))
     if not tagger.lexicons:
         raise ConfigError(f"{model_dir}: the model has no entity layer, so no name lexicon to tune")
-    table = tune_lexicon_weights(tagger, dev_docs, grid)
-    chosen = {layer: float(max(row, key=lambda w: (row[w], -float(w)))) for layer, row in table.items() if row}
+    table = tune_decode_weights(tagger, dev_docs, "lexicon_weights", grid)
+    chosen = _best(table)
     result = {"model": str(model_dir), "entries": {layer: len(lex) for layer, lex in tagger.lexicons.items()},
               "dev_documents": len(dev_docs), "dev_f1": table, "chosen": chosen, "written": write}
     if write:
