@@ -92,14 +92,14 @@ def test_training_stores_the_lexicon_and_decode_uses_its_weight(trained_tiny: Pa
     assert {(lexicon_key(["أحمد", "سالم"]), "PER"), ("غزه", "LOC"), ("الهلال الاحمر", "ORG")} <= keys
     assert "attribution" not in meta["lexicons"]  # quotes are not names
     metrics = json.loads((trained_tiny / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["lexicon_weights"] == {"chosen": {"entities": 0.0}, "how": "fixed in the config"}
+    assert metrics["lexicon_weights"]["how"] == "tuned on dev"  # the default (null) with a dev split
 
     tagger = Tagger.from_pretrained(trained_tiny / "model", device="cpu")
     text = "وصل أحمد سالم أمس"
     words = split_words(text)
     flat = {layer: np.tile(np.eye(len(tagger.tags[layer]))[0] * 0.9 + 0.1 / len(tagger.tags[layer]), (len(words), 1))
             for layer in tagger.layers}  # every word: O with 0.9
-    assert tagger.decode("d", text, words, flat).spans == []
+    assert tagger.decode("d", text, words, flat, lexicon_weights={"entities": 0.0}).spans == []
     doc = tagger.decode("d", text, words, flat, lexicon_weights={"entities": 20.0})
     assert [(s.layer, s.label, text[s.start:s.end]) for s in doc.spans] == [("entities", "PER", "أحمد سالم")]
     tagger.set_lexicon_weights({"entities": 20.0})  # the checkpoint's own weight, as a saved one would carry
@@ -135,7 +135,8 @@ def test_lexicon_weight_is_validated(tmp_path: Path, tiny_corpus: Path) -> None:
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(tiny_config_yaml(tiny_corpus, tmp_path / "run"), encoding="utf-8")
-    assert load_config(cfg, ["model.lexicon_weight=null"]).model.lexicon_weight is None
+    assert load_config(cfg).model.lexicon_weight is None
+    assert load_config(cfg, ["model.lexicon_weight=0"]).model.lexicon_weight == 0.0
     with pytest.raises(ConfigError, match="model.lexicon_weight must be null \\(tune on dev\\) or in \\[0, 20\\]"):
         load_config(cfg, ["model.lexicon_weight=-1"])
 
@@ -155,7 +156,7 @@ def test_model_card_names_the_lexicon_and_its_weight(tmp_path: Path) -> None:
     assert "the name lexicon of the training data (2 entities names, weight 10)" in (tmp_path / "README.md").read_text(encoding="utf-8")
 
 
-def test_training_tunes_the_lexicon_weight_on_dev_when_null(tmp_path: Path, tiny_corpus: Path) -> None:
+def test_training_tunes_the_lexicon_weight_on_dev_by_default(tmp_path: Path, tiny_corpus: Path) -> None:
     from araquote.training.config import load_config
     from araquote.training.train import LEXICON_GRID, train
 
@@ -163,7 +164,7 @@ def test_training_tunes_the_lexicon_weight_on_dev_when_null(tmp_path: Path, tiny
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(tiny_config_yaml(tiny_corpus, tmp_path / "run", epochs=2), encoding="utf-8")
-    metrics = train(load_config(cfg, ["model.lexicon_weight=null"]), progress=False)
+    metrics = train(load_config(cfg), progress=False)  # null is the default
     lex = metrics["lexicon_weights"]
     assert lex["how"] == "tuned on dev" and list(lex["dev_f1"]["entities"]) == [str(w) for w in LEXICON_GRID]
     assert metrics["transition_weights"]["how"] == "tuned on dev"  # the prior is tuned first, as before

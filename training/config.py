@@ -79,8 +79,8 @@ class ModelConfig:
     # null = tuned per layer on the dev split after training (0 without a dev split); 0 = off; > 0 = fixed
     transition_weight: float | None = None
     # decode weight of the name lexicon of the training data (entity layer; see inference/lexicon.py):
-    # 0 = off (the default); > 0 = fixed; null = tuned on the dev split after training (off without a dev split)
-    lexicon_weight: float | None = 0.0
+    # null = tuned on the dev split after training (the default; off without a dev split); 0 = off; > 0 = fixed
+    lexicon_weight: float | None = None
 
 
 @dataclass
