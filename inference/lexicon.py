@@ -9,6 +9,13 @@ gets ``weight x reliability`` added to the log-probability of that label's
 five times and always labelled ORG (5/6) weighs more than one seen once (1/2),
 and a string that is a name only half the time it appears weighs little.
 
+Arabic writes conjunctions and prepositions onto the next word, so a name
+stored as ``البنك التجاري`` appears in text as ``للبنك التجاري`` or
+``والبنك التجاري``: when a run of words has no entry as written, its first
+word is looked up again without a proclitic (:func:`proclitic_variants`:
+و/ف, ب/ل/ك, their pairs, ``لل`` for ل + ال); the span still covers the whole
+written word, as the annotation contract has it.
+
 The model still decides: the prior only tilts the Viterbi decode towards what
 the training data said about the same words, which helps a small encoder on
 names it half-learnt (a ``B-ORG I-ORG`` it splits into ``B-ORG B-PER``). The
@@ -27,6 +34,27 @@ from .rules import fold
 from .schema import bio_to_spans
 
 MAX_WORDS = 6  # the longest key stored and matched, in words
+_PAIRS = ("وب", "ول", "وك", "فب", "فل")
+
+
+def proclitic_variants(word: str) -> list[str]:
+    """Forms of a folded ``word`` without a leading proclitic, in the order they are tried.
+
+    ``والبنك`` -> ``البنك``; ``للبنك`` -> ``البنك`` (ل + ال is written لل); ``وبغداد`` -> ``غداد``, ``بغداد``
+    (two letters off, then one); only forms that keep at least three letters. Variants are looked up, never stored.
+    """
+    out: list[str] = []
+    if len(word) > 4 and word[0] in "وفبك" and word[1:3] == "ال":
+        out.append(word[1:])
+    if len(word) > 4 and word[0] in "وف" and word[1:3] == "لل":
+        out.append("ال" + word[3:])
+    if len(word) > 3 and word.startswith("لل"):
+        out.append("ال" + word[2:])
+    if len(word) > 4 and word.startswith(_PAIRS):
+        out.append(word[2:])
+    if len(word) > 3 and word[0] in "وفبلك":
+        out.append(word[1:])
+    return list(dict.fromkeys(out))
 
 
 def lexicon_key(words: Sequence[str]) -> str:
@@ -94,13 +122,18 @@ class NameLexicon:
         return len(self.table)
 
     def matches(self, words: Sequence[str]) -> list[tuple[int, int, int, int, float]]:
-        """Non-overlapping ``(first, last_exclusive, b_id, i_id, reliability)``, longest match first, left to right."""
+        """Non-overlapping ``(first, last_exclusive, b_id, i_id, reliability)``, longest match first, left to right
+        (at each length, the words as written before the first word without its proclitic)."""
         folded = [fold(w) for w in words]
         out = []
         i = 0
         while i < len(folded):
             for n in range(min(self.max_words, len(folded) - i), 0, -1):
                 hit = self.table.get(" ".join(folded[i : i + n]))
+                if hit is None:  # the same words with a conjunction or preposition written onto the first one
+                    rest = folded[i + 1 : i + n]
+                    hit = next((h for v in proclitic_variants(folded[i])
+                                if (h := self.table.get(" ".join([v, *rest]))) is not None), None)
                 if hit is not None:
                     out.append((i, i + n, *hit))
                     i += n

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from araquote.inference.decode import decode_spans
-from araquote.inference.lexicon import NameLexicon, build_lexicon, lexicon_key
+from araquote.inference.lexicon import NameLexicon, build_lexicon, lexicon_key, proclitic_variants
 from araquote.inference.schema import bio_labels
 from araquote.inference.tagger import Tagger
 from araquote.inference.text import split_words
@@ -59,6 +59,24 @@ def test_longest_match_first_and_no_overlap() -> None:
     assert bonus[2, TAGS.index("B-ORG")] == pytest.approx(1.6) and bonus[3, TAGS.index("I-ORG")] == pytest.approx(1.6)
     assert bonus[3, TAGS.index("B-LOC")] == 0  # the inner LOC is not matched inside the longer ORG
     assert lex.bonus(words, 0.0) is None and lex.bonus(["لا", "شيء"], 2.0) is None
+
+
+def test_proclitic_forms_of_a_stored_name_match_the_whole_written_word() -> None:
+    assert proclitic_variants("والبنك") == ["البنك"]
+    assert proclitic_variants("للبنك") == ["البنك", "لبنك"]  # ل + ال is written لل
+    assert proclitic_variants("وللبنك") == ["البنك", "لبنك", "للبنك"]
+    assert proclitic_variants("وبغداد") == ["غداد", "بغداد"]
+    assert proclitic_variants("بيت") == [] and proclitic_variants("سالم") == []  # too short / no proclitic
+    lex = NameLexicon([["البنك التجاري", "ORG", 3, 3], ["بغداد", "LOC", 5, 5], ["وليد", "PER", 2, 2]], TAGS)
+    words = "قال رئيس للبنك التجاري إن فرع والبنك التجاري في وبغداد مغلق ووليد".split()
+    found = [(a, b, TAGS[bi][2:]) for a, b, bi, _, _ in lex.matches(words)]
+    assert found == [(2, 4, "ORG"), (6, 8, "ORG"), (9, 10, "LOC"), (11, 12, "PER")]
+    # a word stored as written wins over its stripped form: وليد is a name, not و + ليد
+    assert [m[:2] for m in NameLexicon([["ليد", "LOC", 1, 1], ["وليد", "PER", 1, 1]], TAGS).matches(["وليد"])] == [(0, 1)]
+    assert TAGS[NameLexicon([["ليد", "LOC", 1, 1], ["وليد", "PER", 1, 1]], TAGS).matches(["وليد"])[0][2]] == "B-PER"
+    bonus = lex.bonus(words, 1.0)
+    assert bonus is not None and bonus[2, TAGS.index("B-ORG")] == pytest.approx(0.75)
+    assert bonus[3, TAGS.index("I-ORG")] == pytest.approx(0.75)
 
 
 def test_bad_entries_are_refused_with_the_labels() -> None:
