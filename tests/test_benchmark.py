@@ -194,6 +194,13 @@ def test_finished_run_is_reused_only_with_the_same_config(tmp_path: Path, tiny_c
     spec.set = ["data.train=[{path: x.jsonl, layers: [entities]}]"]
     assert "data.train[0].layers" in bm._diff_keys(saved, bm._training_config(spec, 5, run_dir, None).to_dict(),
                                                    defaults=bm._defaults())
+    # without a dev split a null decode weight resolves to 0 (off): a run saved with 0 is the same run
+    no_dev = {**saved, "data": {**saved["data"], "dev": []}, "model": {**saved["model"], "lexicon_weight": 0.0}}
+    now = {**no_dev, "model": {**no_dev["model"], "lexicon_weight": None}}
+    assert bm._diff_keys(bm._resolved_weights(no_dev), bm._resolved_weights(now), defaults=bm._defaults()) == []
+    with_dev = {**now, "data": {**now["data"], "dev": saved["data"]["train"]}}
+    assert bm._diff_keys(bm._resolved_weights({**no_dev, "data": with_dev["data"]}), bm._resolved_weights(with_dev),
+                         defaults=bm._defaults()) == ["model.lexicon_weight"]  # with dev, null means "tune": not 0
     spec.set = ["train.learning_rate=0.01"]
     with pytest.raises(bm.BenchmarkError, match=r"differs at: train\.learning_rate"):
         bm.train_system(bm.plan_system(spec, [5], tmp_path, None), progress=False)

@@ -441,7 +441,8 @@ def _train_or_reuse(cfg: Any, run_dir: Path, progress: bool) -> Run:
     if metrics_path.is_file():
         saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").is_file() else {}
         # a moved run folder is the same run; so is one saved before a setting existed, if the config keeps its default
-        diff = [k for k in _diff_keys(saved or {}, cfg.to_dict(), defaults=_defaults()) if k != "output_dir"]
+        diff = [k for k in _diff_keys(_resolved_weights(saved or {}), _resolved_weights(cfg.to_dict()), defaults=_defaults())
+                if k != "output_dir"]
         if diff:
             raise BenchmarkError(f"{run_dir} holds a finished run trained with another config (differs at: {', '.join(diff[:5])}); "
                                  "delete that folder to retrain, or give another --out")
@@ -454,6 +455,16 @@ def _train_or_reuse(cfg: Any, run_dir: Path, progress: bool) -> Run:
 
 
 _MISSING = object()
+
+
+def _resolved_weights(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with decode weights that training resolves without a dev split written as resolved: null (tune
+    on dev) means 0 there, so a run saved when a weight's default was 0 is the same run as one with null."""
+    model, data = config.get("model"), config.get("data")
+    if not isinstance(model, dict) or (isinstance(data, dict) and data.get("dev")):
+        return config
+    fixed = {k: 0.0 for k in ("transition_weight", "lexicon_weight") if k in model and model[k] is None}
+    return {**config, "model": {**model, **fixed}} if fixed else config
 
 
 def _defaults() -> dict[str, Any]:
