@@ -13,6 +13,7 @@ import yaml
 
 from araquote.cli import main
 from araquote.training import benchmark as bm
+from araquote.training import report as rp
 from araquote.training.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ def test_a_report_that_breaks_the_schema_is_refused(quick_out: Path) -> None:
     report["quick"] = "yes"
     del report["suites"][0]["results"][0]["runs"][0]["eval_seconds"]
     with pytest.raises(bm.BenchmarkError, match=r"2 problem\(s\)") as exc:
-        bm.validate_report(report)
+        rp.validate_report(report)
     assert "quick: 'yes' is not of type 'boolean'" in str(exc.value) and "suites/0/results/0" in str(exc.value)
 
 
@@ -210,9 +211,9 @@ def test_finished_run_is_reused_only_with_the_same_config(tmp_path: Path, tiny_c
 
 
 def test_aggregate_and_confusion(tiny_docs) -> None:
-    assert bm.aggregate([0.5, 0.7]) == {"mean": 0.6, "std": 0.1414, "n": 2, "values": [0.5, 0.7]}
-    assert bm.aggregate([0.5])["std"] is None
-    assert bm._pct(bm.aggregate([0.5, 0.7])) == "60.00 ± 14.14" and bm._pct(bm.aggregate([0.5])) == "50.00"
+    assert rp.aggregate([0.5, 0.7]) == {"mean": 0.6, "std": 0.1414, "n": 2, "values": [0.5, 0.7]}
+    assert rp.aggregate([0.5])["std"] is None
+    assert rp._pct(rp.aggregate([0.5, 0.7])) == "60.00 ± 14.14" and rp._pct(rp.aggregate([0.5])) == "50.00"
     conf = bm.entity_confusion(tiny_docs, tiny_docs)
     assert conf["labels"] == ["O", "PER", "ORG", "LOC", "MISC"]
     assert all(c == 0 for i, row in enumerate(conf["counts"]) for j, c in enumerate(row) if i != j)
